@@ -1,0 +1,164 @@
+// Calls the endpoint for one record on a keep-alive undici pool sized to the capacity. Every call
+// ends: each attempt has a timeout and the whole call a deadline covering retries and backoffs,
+// so a request that never answers cannot hold a slot forever.
+import { setTimeout as sleep } from "node:timers/promises";
+import { Pool } from "undici";
+import type { EndpointConfig } from "../config/schema.ts";
+import { backoffDelay, parseRetryAfter } from "./backoff.ts";
+import type { PreparedRequest } from "./request-mapping.ts";
+
+export type FailureKind = "status" | "timeout" | "network" | "deadline" | "too-large";
+
+export type CallOutcome =
+  | { ok: true; body: Buffer; attempts: number }
+  | { ok: false; kind: FailureKind; reason: string; attempts: number; status?: number };
+
+/** Hooks for metrics; called on the hot path, so they must be cheap. */
+export interface CallObserver {
+  attempt(seconds: number, result: "success" | FailureKind): void;
+  retry(): void;
+}
+
+type Attempt =
+  | { ok: true; body: Buffer }
+  | {
+      ok: false;
+      kind: FailureKind;
+      reason: string;
+      retryable: boolean;
+      status?: number;
+      retryAfterMs?: number;
+    };
+
+export interface Caller {
+  call(request: PreparedRequest): Promise<CallOutcome>;
+  close(): Promise<void>;
+}
+
+export interface CallerOptions {
+  endpoint: EndpointConfig;
+  origin: string;
+  /** Connections in the pool: the capacity, so undici never queues behind the engine's back. */
+  connections: number;
+  /** Values of headers given by environment variable name (filled from Secrets). */
+  env: NodeJS.ProcessEnv;
+  observer?: CallObserver;
+}
+
+const retryableStatus = (status: number): boolean => status === 429 || status >= 500;
+
+/** Resolves header values once at start; a missing variable is a config error, named plainly. */
+export function resolveHeaders(
+  endpoint: EndpointConfig,
+  env: NodeJS.ProcessEnv,
+): Record<string, string> {
+  const headers: Record<string, string> = {};
+  endpoint.headers.forEach((header, index) => {
+    const value = header.value ?? env[header.fromEnv ?? ""];
+    if (value === undefined) {
+      throw new Error(
+        `endpoint.headers[${index}] (${header.name}): environment variable ${header.fromEnv ?? ""} is not set; check the Secret it is filled from`,
+      );
+    }
+    headers[header.name.toLowerCase()] = value;
+  });
+  return headers;
+}
+
+export function createCaller(options: CallerOptions): Caller {
+  const { endpoint, observer } = options;
+  const pool = new Pool(options.origin, { connections: options.connections, pipelining: 1 });
+  const baseHeaders = resolveHeaders(endpoint, options.env);
+  const bodyHeaders = { ...baseHeaders, "content-type": endpoint.contentType };
+
+  const attemptOnce = async (request: PreparedRequest, timeoutMs: number): Promise<Attempt> => {
+    const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    try {
+      const response = await pool.request({
+        path: request.path,
+        method: endpoint.method,
+        headers: request.body === undefined ? baseHeaders : bodyHeaders,
+        body: request.body,
+        signal,
+      });
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > endpoint.maxResponseBytes) {
+          response.body.destroy();
+          return {
+            ok: false,
+            kind: "too-large",
+            retryable: false,
+            status: response.statusCode,
+            reason: `response body exceeds maxResponseBytes (${endpoint.maxResponseBytes} bytes)`,
+          };
+        }
+        chunks.push(chunk);
+      }
+      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      const status = response.statusCode;
+      if (status >= 200 && status < 300) return { ok: true, body };
+      const retryAfterMs = parseRetryAfter(response.headers["retry-after"]);
+      return {
+        ok: false,
+        kind: "status",
+        status,
+        retryable: retryableStatus(status),
+        reason: `HTTP ${status}: ${body.toString("utf8", 0, Math.min(body.length, 200))}`,
+        ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+      };
+    } catch (error) {
+      if (signal.aborted) {
+        return {
+          ok: false,
+          kind: "timeout",
+          retryable: true,
+          reason: `no answer within ${Math.round(timeoutMs)} ms`,
+        };
+      }
+      const cause = error as NodeJS.ErrnoException;
+      return {
+        ok: false,
+        kind: "network",
+        retryable: true,
+        reason: `${cause.code ?? cause.name}: ${cause.message}`,
+      };
+    }
+  };
+
+  return {
+    async call(request) {
+      const deadline = performance.now() + endpoint.deadlineMs;
+      for (let attempt = 1; ; attempt++) {
+        const started = performance.now();
+        const result = await attemptOnce(request, Math.min(endpoint.timeoutMs, deadline - started));
+        observer?.attempt(
+          (performance.now() - started) / 1000,
+          result.ok ? "success" : result.kind,
+        );
+        if (result.ok) return { ok: true, body: result.body, attempts: attempt };
+        const failure = {
+          ok: false as const,
+          kind: result.kind,
+          reason: result.reason,
+          attempts: attempt,
+          ...(result.status === undefined ? {} : { status: result.status }),
+        };
+        if (!result.retryable || attempt >= endpoint.retry.maxAttempts) return failure;
+        const delay = backoffDelay(endpoint.retry, attempt, result.retryAfterMs);
+        if (performance.now() + delay >= deadline) {
+          return {
+            ...failure,
+            kind: "deadline",
+            reason: `deadline of ${endpoint.deadlineMs} ms reached after ${attempt} attempts; last: ${result.reason}`,
+          };
+        }
+        observer?.retry();
+        if (delay > 0) await sleep(delay);
+      }
+    },
+    close: () => pool.close(),
+  };
+}

@@ -1,0 +1,31 @@
+// Every shard of a stream, following ListShards pages.
+import { ListShardsCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
+import { streamParameter } from "./client.ts";
+import type { ShardInfo } from "./shard-lineage.ts";
+
+export async function listShards(
+  client: KinesisClient,
+  stream: string,
+  signal?: AbortSignal,
+): Promise<ShardInfo[]> {
+  const shards: ShardInfo[] = [];
+  let nextToken: string | undefined;
+  do {
+    const page = await client.send(
+      new ListShardsCommand(
+        nextToken === undefined ? streamParameter(stream) : { NextToken: nextToken },
+      ),
+      { abortSignal: signal },
+    );
+    for (const shard of page.Shards ?? []) {
+      if (shard.ShardId === undefined) continue;
+      shards.push({
+        shardId: shard.ShardId,
+        parentShardId: shard.ParentShardId,
+        adjacentParentShardId: shard.AdjacentParentShardId,
+      });
+    }
+    nextToken = page.NextToken;
+  } while (nextToken !== undefined);
+  return shards;
+}

@@ -1,0 +1,136 @@
+// The processor's Prometheus metrics, on a registry of its own so several processors can live in
+// one test process. Label children are bound once: the hot path only increments.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { CallObserver, FailureKind } from "../http/caller.ts";
+import type { SinkObserver } from "../kinesis/put-batcher.ts";
+
+export type FailureOutcome = "deadLetter" | "dropped" | "failed";
+
+export function createProcessorMetrics(job: string, options: { defaultMetrics?: boolean } = {}) {
+  const registry = new Registry();
+  registry.setDefaultLabels({ job_name: job });
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
+  const registers = [registry];
+
+  const recordsIn = new Counter({
+    name: "aej_records_in_total",
+    help: "Records read from the source stream.",
+    registers,
+  });
+  const recordsOut = new Counter({
+    name: "aej_records_out_total",
+    help: "Enriched records written to the sink stream.",
+    registers,
+  });
+  const recordsFailed = new Counter({
+    name: "aej_records_failed_total",
+    help: "Records whose enrichment failed, by what the failure policy did with them.",
+    labelNames: ["outcome"] as const,
+    registers,
+  });
+  const inFlight = new Gauge({
+    name: "aej_in_flight",
+    help: "Records held by the async operator: calls in flight plus results not yet emitted.",
+    registers,
+  });
+  const capacity = new Gauge({
+    name: "aej_capacity",
+    help: "Configured maximum of records in flight.",
+    registers,
+  });
+  const requestDuration = new Histogram({
+    name: "aej_request_duration_seconds",
+    help: "Duration of each HTTP attempt, by result.",
+    labelNames: ["result"] as const,
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  const retries = new Counter({
+    name: "aej_request_retries_total",
+    help: "HTTP attempts retried after a retryable failure.",
+    registers,
+  });
+  const timeouts = new Counter({
+    name: "aej_request_timeouts_total",
+    help: "HTTP attempts that hit the per-attempt timeout.",
+    registers,
+  });
+  const millisBehindLatest = new Gauge({
+    name: "aej_millis_behind_latest",
+    help: "How far the last GetRecords call of a shard was behind the tip of the stream.",
+    labelNames: ["shard_id"] as const,
+    registers,
+  });
+  const sinkWritten = new Counter({
+    name: "aej_sink_records_written_total",
+    help: "Records acknowledged by PutRecords, by stream role.",
+    labelNames: ["role"] as const,
+    registers,
+  });
+  const sinkFailedEntries = new Counter({
+    name: "aej_sink_failed_entries_total",
+    help: "PutRecords entries that failed and were retried, by stream role and throttling.",
+    labelNames: ["role", "throttled"] as const,
+    registers,
+  });
+  const sourceErrors = new Counter({
+    name: "aej_source_errors_total",
+    help: "Failed GetRecords/GetShardIterator calls (retried with backoff).",
+    registers,
+  });
+  const checkpoints = new Counter({
+    name: "aej_checkpoints_written_total",
+    help: "Checkpoints written to the checkpoint store.",
+    registers,
+  });
+
+  const attemptResults = new Map<string, ReturnType<typeof requestDuration.labels>>();
+  const failedOutcomes = {
+    deadLetter: recordsFailed.labels("deadLetter"),
+    dropped: recordsFailed.labels("dropped"),
+    failed: recordsFailed.labels("failed"),
+  };
+
+  const callObserver: CallObserver = {
+    attempt(seconds, result: "success" | FailureKind) {
+      let child = attemptResults.get(result);
+      if (child === undefined) {
+        child = requestDuration.labels(result);
+        attemptResults.set(result, child);
+      }
+      child.observe(seconds);
+      if (result === "timeout") timeouts.inc();
+    },
+    retry() {
+      retries.inc();
+    },
+  };
+
+  const sinkObserver = (role: "sink" | "deadLetter"): SinkObserver => {
+    const written = sinkWritten.labels(role);
+    return {
+      written(records) {
+        written.inc(records);
+      },
+      failed(entries, _reason, throttled) {
+        sinkFailedEntries.labels(role, String(throttled)).inc(entries);
+      },
+    };
+  };
+
+  return {
+    registry,
+    recordsIn,
+    recordsOut,
+    failedOutcomes,
+    inFlight,
+    capacity,
+    millisBehindLatest,
+    sourceErrors,
+    checkpoints,
+    callObserver,
+    sinkObserver,
+  };
+}
+
+export type ProcessorMetrics = ReturnType<typeof createProcessorMetrics>;

@@ -1,0 +1,249 @@
+// Wires one processor: shard readers -> async operator (capacity-bounded calls to the endpoint)
+// -> sink or dead letter -> checkpoints. Everything it needs comes from its validated config and
+// the few dependencies a test or the demo may replace (Kinesis client, checkpoint store, logger).
+import { hostname } from "node:os";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import type { Logger } from "pino";
+import { createCheckpointer } from "./checkpoint/checkpointer.ts";
+import { createMemoryCheckpointStore, type CheckpointStore } from "./checkpoint/store.ts";
+import type { ProcessorConfig } from "./config/schema.ts";
+import { createAsyncWait } from "./engine/async-wait.ts";
+import { createCaller } from "./http/caller.ts";
+import { createRequestMapper } from "./http/request-mapping.ts";
+import { createResponseMapper } from "./http/response-mapping.ts";
+import { createKinesisClient } from "./kinesis/client.ts";
+import { describeError } from "./kinesis/errors.ts";
+import { createPutBatcher, type RecordSink } from "./kinesis/put-batcher.ts";
+import type { SourceRecord } from "./kinesis/shard-reader.ts";
+import { createLogger } from "./logger.ts";
+import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
+import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
+import { createRouter } from "./pipeline/route.ts";
+import { createShardSupervisor, type ShardStatus } from "./pipeline/shard-supervisor.ts";
+
+export interface ProcessorDependencies {
+  kinesis?: KinesisClient;
+  checkpointStore?: CheckpointStore;
+  logger?: Logger;
+  metrics?: ProcessorMetrics;
+  /** Where header values named by `fromEnv` are read. */
+  env?: NodeJS.ProcessEnv;
+}
+
+export interface ProcessorStatus {
+  workerId: string;
+  ready: boolean;
+  reason: string | undefined;
+  inFlight: number;
+  capacity: number;
+  shards: ShardStatus[];
+}
+
+export interface Processor {
+  readonly metrics: ProcessorMetrics;
+  status(): ProcessorStatus;
+  /** Drains and stops: stop reading, finish in-flight calls, flush the sinks, checkpoint. */
+  stop(reason?: string): Promise<void>;
+  /** Settles when the processor has stopped; exitCode 1 if it failed. */
+  readonly done: Promise<{ exitCode: number; reason: string | undefined }>;
+}
+
+export function startProcessor(
+  config: ProcessorConfig,
+  dependencies: ProcessorDependencies = {},
+): Processor {
+  const workerId = config.workerId ?? hostname();
+  const logger =
+    dependencies.logger ?? createLogger(config.logLevel, { job: config.jobName, worker: workerId });
+  const metrics = dependencies.metrics ?? createProcessorMetrics(config.jobName);
+  const kinesis =
+    dependencies.kinesis ??
+    createKinesisClient({ region: config.aws.region, endpoint: config.aws.endpoint });
+  const store = dependencies.checkpointStore ?? createMemoryCheckpointStore();
+
+  const requests = createRequestMapper(config.endpoint);
+  const caller = createCaller({
+    endpoint: config.endpoint,
+    origin: requests.origin,
+    connections: config.capacity,
+    env: dependencies.env ?? process.env,
+    observer: metrics.callObserver,
+  });
+  const sinkFor = (sink: ProcessorConfig["sink"], role: "sink" | "deadLetter"): RecordSink =>
+    createPutBatcher({
+      client: kinesis,
+      stream: sink.stream,
+      maxBatchRecords: sink.maxBatchRecords,
+      maxBatchBytes: sink.maxBatchBytes,
+      lingerMs: sink.lingerMs,
+      maxInFlightBatches: sink.maxInFlightBatches,
+      observer: metrics.sinkObserver(role),
+    });
+  const sink = sinkFor(config.sink, "sink");
+  const deadLetter =
+    config.deadLetter === undefined ? undefined : sinkFor(config.deadLetter, "deadLetter");
+
+  let failure: string | undefined;
+  let stopping: Promise<void> | undefined;
+  let resolveDone: (result: { exitCode: number; reason: string | undefined }) => void = () =>
+    undefined;
+  const done = new Promise<{ exitCode: number; reason: string | undefined }>((resolve) => {
+    resolveDone = resolve;
+  });
+
+  const fail = (reason: string): void => {
+    if (failure !== undefined) return;
+    failure = reason;
+    logger.error({ reason }, "processor failed; stopping without checkpointing past the failure");
+    void stop("failure");
+  };
+
+  const route = createRouter({
+    config,
+    sink,
+    deadLetter,
+    metrics,
+    logger,
+    fail: (record, result) => {
+      fail(
+        `record ${record.sequenceNumber} of shard ${record.shardId} failed and failurePolicy is fail: ${result.reason}`,
+      );
+    },
+  });
+  const enrich = createEnricher({
+    requests,
+    caller,
+    responses: createResponseMapper(config.endpoint.response),
+    partitionKey: config.sink.partitionKey,
+  });
+  const engine = createAsyncWait<SourceRecord, Enrichment>({
+    capacity: config.capacity,
+    ordering: config.ordering,
+    partitionOf: (record) => record.shardId,
+    invoke: enrich,
+    // The caller's deadline ends every call first; this bound only catches a bug below it.
+    timeoutMs: config.endpoint.deadlineMs + 5_000,
+    onTimeout: () => ({
+      ok: false,
+      reason: `no result within the deadline (${config.endpoint.deadlineMs} ms)`,
+      kind: "deadline",
+      attempts: 0,
+      startedAt: Date.now(),
+    }),
+    onError: (_record, error) => ({
+      ok: false,
+      reason: describeError(error),
+      kind: "internal",
+      attempts: 0,
+      startedAt: Date.now(),
+    }),
+    emit: route,
+    onFatal: (error) => {
+      fail(`emitting a result failed: ${describeError(error)}`);
+    },
+  });
+  metrics.capacity.set(config.capacity);
+
+  const checkpointer = createCheckpointer(
+    store,
+    (shardId, error) => {
+      logger.warn({ shardId, err: describeError(error) }, "writing the checkpoint failed");
+    },
+    () => {
+      metrics.checkpoints.inc();
+    },
+  );
+  const shards = createShardSupervisor({
+    client: kinesis,
+    source: config.source,
+    store,
+    checkpointer,
+    submit: (record) => engine.submit(record),
+    metrics,
+    logger,
+  });
+
+  const checkpointTimer = setInterval(() => {
+    void checkpointer.flush(shards.trackers());
+  }, config.checkpointIntervalMs);
+  const gaugeTimer = setInterval(() => {
+    metrics.inFlight.set(engine.inFlight);
+  }, 1_000);
+  gaugeTimer.unref();
+
+  const drain = async (): Promise<void> => {
+    await shards.stop();
+    await engine.drained();
+    await Promise.all([sink.flush(), deadLetter?.flush()]);
+  };
+
+  const stop = (reason = "stop requested"): Promise<void> => {
+    stopping ??= (async () => {
+      logger.info(
+        { reason, inFlight: engine.inFlight },
+        "draining: stop reading, finish in-flight work, flush, checkpoint",
+      );
+      clearInterval(checkpointTimer);
+      let graceTimer: NodeJS.Timeout | undefined;
+      const graceOver = new Promise<"grace over">((resolve) => {
+        graceTimer = setTimeout(resolve, config.shutdownGraceMs, "grace over");
+      });
+      const outcome = await Promise.race([drain().then(() => "drained" as const), graceOver]);
+      clearTimeout(graceTimer);
+      if (outcome === "grace over") {
+        sink.abort();
+        deadLetter?.abort();
+        logger.warn(
+          { inFlight: engine.inFlight, unwritten: sink.unacknowledged },
+          "shutdown grace period over: checkpointing only what was written; the rest will be read again",
+        );
+      }
+      await checkpointer.flush(shards.trackers());
+      clearInterval(gaugeTimer);
+      await caller.close();
+      logger.info(
+        { checkpoints: shards.status().shards.map((s) => [s.shardId, s.checkpoint]) },
+        "processor stopped",
+      );
+      resolveDone({ exitCode: failure === undefined ? 0 : 1, reason: failure });
+    })();
+    return stopping;
+  };
+
+  shards.start();
+  logger.info(
+    {
+      source: config.source.stream,
+      sink: config.sink.stream,
+      endpoint: requests.origin,
+      capacity: config.capacity,
+      ordering: config.ordering,
+      failurePolicy: config.failurePolicy,
+    },
+    "processor started",
+  );
+
+  return {
+    metrics,
+    status() {
+      const shardStatus = shards.status();
+      const reason =
+        failure ??
+        (stopping !== undefined
+          ? "stopping"
+          : !shardStatus.discovered
+            ? `shards of ${config.source.stream} not listed yet${shardStatus.discoveryError === undefined ? "" : `: ${shardStatus.discoveryError}`}`
+            : undefined);
+      return {
+        workerId,
+        ready: reason === undefined,
+        reason,
+        inFlight: engine.inFlight,
+        capacity: config.capacity,
+        shards: shardStatus.shards,
+      };
+    },
+    stop,
+    done,
+  };
+}
