@@ -56,6 +56,7 @@ export function startProcessor(
   const logger =
     dependencies.logger ?? createLogger(config.logLevel, { job: config.jobName, worker: workerId });
   const metrics = dependencies.metrics ?? createProcessorMetrics(config.jobName);
+  const ownsKinesis = dependencies.kinesis === undefined;
   const kinesis =
     dependencies.kinesis ??
     createKinesisClient({ region: config.aws.region, endpoint: config.aws.endpoint });
@@ -201,6 +202,7 @@ export function startProcessor(
       await checkpointer.flush(shards.trackers());
       clearInterval(gaugeTimer);
       await caller.close();
+      if (ownsKinesis) kinesis.destroy();
       logger.info(
         { checkpoints: shards.status().shards.map((s) => [s.shardId, s.checkpoint]) },
         "processor stopped",
