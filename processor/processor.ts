@@ -204,7 +204,10 @@ export function startProcessor(
       await caller.close();
       if (ownsKinesis) kinesis.destroy();
       logger.info(
-        { checkpoints: shards.status().shards.map((s) => [s.shardId, s.checkpoint]) },
+        {
+          checkpoints: shards.status().shards.map((shard) => [shard.shardId, shard.checkpoint]),
+          maxRssBytes: process.resourceUsage().maxRSS * 1024,
+        },
         "processor stopped",
       );
       resolveDone({ exitCode: failure === undefined ? 0 : 1, reason: failure });

@@ -67,37 +67,33 @@ export function resolveHeaders(
 
 export function createCaller(options: CallerOptions): Caller {
   const { endpoint, observer } = options;
-  const pool = new Pool(options.origin, { connections: options.connections, pipelining: 1 });
+  const pool = new Pool(options.origin, {
+    connections: options.connections,
+    pipelining: 1,
+    // undici aborts a response past this size while reading it, before it is all in memory.
+    maxResponseSize: endpoint.maxResponseBytes,
+  });
   const baseHeaders = resolveHeaders(endpoint, options.env);
   const bodyHeaders = { ...baseHeaders, "content-type": endpoint.contentType };
 
   const attemptOnce = async (request: PreparedRequest, timeoutMs: number): Promise<Attempt> => {
-    const signal = AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs)));
+    // A controller and a cleared timer cost less per request than AbortSignal.timeout.
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => {
+        controller.abort();
+      },
+      Math.max(1, Math.ceil(timeoutMs)),
+    );
     try {
       const response = await pool.request({
         path: request.path,
         method: endpoint.method,
         headers: request.body === undefined ? baseHeaders : bodyHeaders,
         body: request.body,
-        signal,
+        signal: controller.signal,
       });
-      const chunks: Buffer[] = [];
-      let size = 0;
-      for await (const chunk of response.body as AsyncIterable<Buffer>) {
-        size += chunk.length;
-        if (size > endpoint.maxResponseBytes) {
-          response.body.destroy();
-          return {
-            ok: false,
-            kind: "too-large",
-            retryable: false,
-            status: response.statusCode,
-            reason: `response body exceeds maxResponseBytes (${endpoint.maxResponseBytes} bytes)`,
-          };
-        }
-        chunks.push(chunk);
-      }
-      const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+      const body = Buffer.from(await response.body.arrayBuffer());
       const status = response.statusCode;
       if (status >= 200 && status < 300) return { ok: true, body };
       const retryAfterMs = parseRetryAfter(response.headers["retry-after"]);
@@ -110,7 +106,7 @@ export function createCaller(options: CallerOptions): Caller {
         ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
       };
     } catch (error) {
-      if (signal.aborted) {
+      if (controller.signal.aborted) {
         return {
           ok: false,
           kind: "timeout",
@@ -119,12 +115,22 @@ export function createCaller(options: CallerOptions): Caller {
         };
       }
       const cause = error as NodeJS.ErrnoException;
+      if (cause.code === "UND_ERR_RES_EXCEEDED_MAX_SIZE") {
+        return {
+          ok: false,
+          kind: "too-large",
+          retryable: false,
+          reason: `response body exceeds maxResponseBytes (${endpoint.maxResponseBytes} bytes)`,
+        };
+      }
       return {
         ok: false,
         kind: "network",
         retryable: true,
         reason: `${cause.code ?? cause.name}: ${cause.message}`,
       };
+    } finally {
+      clearTimeout(timer);
     }
   };
 

@@ -42,7 +42,11 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     name: "aej_request_duration_seconds",
     help: "Duration of each HTTP attempt, by result.",
     labelNames: ["result"] as const,
-    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    // Fine around typical service latencies, so quantiles interpolated from buckets stay close.
+    buckets: [
+      0.001, 0.0025, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.08, 0.1, 0.15, 0.2, 0.3, 0.5,
+      0.75, 1, 2, 5, 10, 30,
+    ],
     registers,
   });
   const retries = new Counter({
