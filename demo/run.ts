@@ -18,6 +18,7 @@ const usage = `Usage: npm run demo -- [options]
   --capacity C       requests in flight in the async run (default 50)
   --error-rate R     share of endpoint calls answered with 500, 0..1 (default 0.01)
   --shards S         source stream shards (default 4)
+  --ordering O       unordered (default, as the AWS sample's unorderedWait) or ordered
   --sync-seconds T   time box of the capacity-1 run (default 10; it would take records x latency)`;
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     capacity: { type: "string", default: "50" },
     "error-rate": { type: "string", default: "0.01" },
     shards: { type: "string", default: "4" },
+    ordering: { type: "string", default: "unordered" },
     "sync-seconds": { type: "string", default: "10" },
     help: { type: "boolean", default: false },
   },
@@ -53,6 +55,11 @@ const capacity = numberFlag("capacity", 1, 10_000);
 const errorRate = numberFlag("error-rate", 0, 1);
 const shards = numberFlag("shards", 1, 50);
 const syncSeconds = numberFlag("sync-seconds", 1, 3_600);
+const ordering = values.ordering;
+if (ordering !== "ordered" && ordering !== "unordered") {
+  process.stderr.write(`--ordering: expected ordered or unordered, got ${ordering}\n\n${usage}\n`);
+  process.exit(2);
+}
 
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
@@ -98,6 +105,7 @@ async function run(
       deadlineMs: 60_000,
     },
     capacity: runCapacity,
+    ordering,
     checkpointIntervalMs: 1_000,
   });
   const processor = startProcessor(config, {
@@ -112,7 +120,7 @@ async function run(
     ) ?? 0;
 
   say(
-    `\n${name}: capacity ${runCapacity}${timeBoxSeconds === undefined ? "" : `, time-boxed to ${timeBoxSeconds} s`}`,
+    `\n${name}: capacity ${runCapacity}, ${ordering}${timeBoxSeconds === undefined ? "" : `, time-boxed to ${timeBoxSeconds} s`}`,
   );
   let firstReadAt: number | undefined;
   let written: number;

@@ -1,20 +1,23 @@
 // The processor's configuration: the contract between the operator (which writes it) and the
-// processor pod (which validates it at start). Types are inferred from this schema, never restated.
+// processor pod (which validates it at start). Types are inferred from this schema, never restated,
+// and docs/processor-config.md is generated from it (npm run docs).
 import { z } from "zod";
 
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
-/** A Kinesis stream by name or by ARN (ARNs let a job read another account's stream). */
+const httpUrl = /^https?:\/\/[^\s/]+/;
+
+/** A Kinesis stream by name or by ARN (an ARN lets a job use another account's stream). */
 export const streamIdSchema = z
   .string()
   .regex(
     /^(arn:aws[a-z-]*:kinesis:[a-z0-9-]+:\d{12}:stream\/[a-zA-Z0-9_.-]{1,128}|[a-zA-Z0-9_.-]{1,128})$/,
     "expected a stream name (1-128 of a-z A-Z 0-9 _ . -) or a Kinesis stream ARN",
   )
-  .describe("Kinesis stream name or ARN.");
+  .describe("Stream name, or stream ARN.");
 
-const durationMs = (min: number, max: number) => z.number().int().min(min).max(max);
+const milliseconds = (min: number, max: number) => z.number().int().min(min).max(max);
 
 export const startPositionSchema = z
   .discriminatedUnion("type", [
@@ -22,74 +25,104 @@ export const startPositionSchema = z
     z.strictObject({ type: z.literal("LATEST") }),
     z.strictObject({
       type: z.literal("AT_TIMESTAMP"),
-      timestamp: z.iso.datetime({ offset: true }),
+      timestamp: z.iso.datetime({ offset: true }).describe("ISO 8601 time to start from."),
     }),
   ])
-  .describe("Where a shard without a checkpoint starts.");
+  .prefault({ type: "TRIM_HORIZON" })
+  .describe(
+    "Where a shard without a checkpoint starts: TRIM_HORIZON (oldest record), LATEST, or AT_TIMESTAMP.",
+  );
 
 export const headerSchema = z
-  .object({
-    name: z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name"),
-    value: z.string().optional().describe("A literal value; never a credential."),
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name")
+      .describe("Header name."),
+    value: z.string().optional().describe("A literal value. Never put a credential here."),
     fromEnv: z
       .string()
-      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/)
+      .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "expected an environment variable name")
       .optional()
-      .describe("Name of an environment variable holding the value (filled from a Secret)."),
+      .describe("Environment variable holding the value; the pod fills it from a Secret."),
   })
   .refine((header) => (header.value === undefined) !== (header.fromEnv === undefined), {
     message: "set exactly one of value or fromEnv",
   });
 
 export const retrySchema = z
-  .object({
-    maxAttempts: z.number().int().min(1).max(100).default(3),
-    initialBackoffMs: durationMs(1, 60_000).default(100),
-    maxBackoffMs: durationMs(1, 300_000).default(10_000),
+  .strictObject({
+    maxAttempts: z
+      .number()
+      .int()
+      .min(1)
+      .max(100)
+      .default(3)
+      .describe("Attempts per record, the first included. 1 disables retries."),
+    initialBackoffMs: milliseconds(1, 60_000)
+      .default(100)
+      .describe("Backoff ceiling after the first failure; doubles each attempt (full jitter)."),
+    maxBackoffMs: milliseconds(1, 300_000)
+      .default(10_000)
+      .describe("Largest backoff ceiling. A longer Retry-After is still honoured."),
   })
   .refine((retry) => retry.maxBackoffMs >= retry.initialBackoffMs, {
     message: "maxBackoffMs must be at least initialBackoffMs",
     path: ["maxBackoffMs"],
-  });
+  })
+  .prefault({})
+  .describe(
+    "Retries on network errors, timeouts, 429 and 5xx, with exponential backoff; other 4xx are not retried.",
+  );
+
+export const responseSchema = z
+  .discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("replace") }),
+    z.strictObject({
+      mode: z.literal("merge"),
+      field: z
+        .string()
+        .min(1)
+        .default("enrichment")
+        .describe("Field of the input JSON that receives the response JSON."),
+    }),
+  ])
+  .prefault({ mode: "replace" })
+  .describe(
+    "replace: the output record is the response body. merge: the input JSON object gains the response JSON under field.",
+  );
 
 export const endpointSchema = z
-  .object({
+  .strictObject({
     url: z
       .string()
-      .regex(/^https?:\/\/[^\s/]+/, "expected an http:// or https:// URL")
+      .regex(httpUrl, "expected an http:// or https:// URL")
       .describe(
-        "Endpoint URL. {field} placeholders are filled from the record's JSON fields (URL-encoded).",
+        "Endpoint URL. {field} placeholders in the path or query are filled from the record's JSON fields (URL-encoded; a.b for nested fields).",
       ),
-    method: z.enum(["GET", "POST", "PUT", "PATCH"]).default("POST"),
+    method: z.enum(["GET", "POST", "PUT", "PATCH"]).default("POST").describe("HTTP method."),
     body: z
       .enum(["record", "none"])
       .default("record")
-      .describe("record: send the record's data as the body; none: no body (GET lookups)."),
-    contentType: z.string().default("application/json"),
-    headers: z.array(headerSchema).default([]),
-    timeoutMs: durationMs(1, 300_000).default(5_000).describe("Per-attempt timeout."),
-    deadlineMs: durationMs(1, 3_600_000)
+      .describe("record: send the record's data as the body. none: no body (GET lookups)."),
+    contentType: z
+      .string()
+      .default("application/json")
+      .describe("Content-Type of the request body."),
+    headers: z.array(headerSchema).default([]).describe("Extra request headers."),
+    timeoutMs: milliseconds(1, 300_000).default(5_000).describe("Timeout of each attempt."),
+    deadlineMs: milliseconds(1, 3_600_000)
       .default(30_000)
-      .describe("Overall time for one record across all attempts and backoffs."),
+      .describe("Time for one record across all attempts and backoffs; then it has failed."),
     maxResponseBytes: z
       .number()
       .int()
       .min(1)
       .max(10 * MiB)
-      .default(1 * MiB),
-    retry: retrySchema.default({ maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10_000 }),
-    response: z
-      .discriminatedUnion("mode", [
-        z.strictObject({ mode: z.literal("replace") }),
-        z.strictObject({
-          mode: z.literal("merge"),
-          field: z.string().min(1).default("enrichment"),
-        }),
-      ])
-      .default({ mode: "replace" })
-      .describe(
-        "replace: the output record is the response body; merge: the input JSON gains the response JSON under field.",
-      ),
+      .default(1 * MiB)
+      .describe("Larger responses fail the record (not retried)."),
+    retry: retrySchema,
+    response: responseSchema,
   })
   .refine((endpoint) => endpoint.deadlineMs >= endpoint.timeoutMs, {
     message: "deadlineMs must be at least timeoutMs",
@@ -98,68 +131,143 @@ export const endpointSchema = z
   .refine((endpoint) => !(endpoint.method === "GET" && endpoint.body === "record"), {
     message: 'a GET request carries no body: set body to "none"',
     path: ["body"],
-  });
+  })
+  .describe("The HTTP service called once per record.");
 
-export const sinkSchema = z.strictObject({
-  stream: streamIdSchema,
-  partitionKey: z
-    .union([z.enum(["source", "random"]), z.strictObject({ field: z.string().min(1) })])
-    .default("source")
-    .describe("source: keep the input's key; random; or a field of the output JSON."),
-  maxBatchRecords: z.number().int().min(1).max(500).default(500),
-  maxBatchBytes: z
-    .number()
-    .int()
-    .min(1 * KiB)
-    .max(10 * MiB)
-    .default(10 * MiB),
-  maxRecordBytes: z
-    .number()
-    .int()
-    .min(1 * KiB)
-    .max(10 * MiB)
-    .default(1 * MiB)
-    .describe("Largest record (data plus partition key); the stream's MaxRecordSize."),
-  lingerMs: durationMs(0, 10_000).default(50),
-  maxInFlightBatches: z.number().int().min(1).max(64).default(1),
-});
+export const sinkSchema = z
+  .strictObject({
+    stream: streamIdSchema,
+    partitionKey: z
+      .union([
+        z.enum(["source", "random"]),
+        z.strictObject({ field: z.string().min(1).describe("Output JSON field holding the key.") }),
+      ])
+      .default("source")
+      .describe(
+        'source: keep the input record\'s key. random: a new UUID. {"field": name}: a field of the output JSON.',
+      ),
+    maxBatchRecords: z
+      .number()
+      .int()
+      .min(1)
+      .max(500)
+      .default(500)
+      .describe("Records per PutRecords call (the service allows 500)."),
+    maxBatchBytes: z
+      .number()
+      .int()
+      .min(1 * KiB)
+      .max(10 * MiB)
+      .default(10 * MiB)
+      .describe("Bytes per PutRecords call, data and partition keys (the service allows 10 MiB)."),
+    maxRecordBytes: z
+      .number()
+      .int()
+      .min(1 * KiB)
+      .max(10 * MiB)
+      .default(1 * MiB)
+      .describe(
+        "Largest record, data plus partition key: the stream's MaxRecordSize (1 MiB unless raised). A larger output goes to the failure policy.",
+      ),
+    lingerMs: milliseconds(0, 10_000)
+      .default(50)
+      .describe("How long a partial batch waits for more records."),
+    maxInFlightBatches: z
+      .number()
+      .int()
+      .min(1)
+      .max(64)
+      .default(1)
+      .describe(
+        "PutRecords calls in flight. 1 keeps write order; more raise throughput and may reorder.",
+      ),
+  })
+  .describe("A Kinesis stream written with PutRecords.");
 
 export const processorConfigSchema = z
-  .object({
-    jobName: z.string().min(1).default("local"),
-    workerId: z.string().min(1).optional().describe("Defaults to the host (pod) name."),
+  .strictObject({
+    jobName: z.string().min(1).default("local").describe("Job name, on every log line and metric."),
+    workerId: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("This processor's identity (lease holder); defaults to the host (pod) name."),
     aws: z
-      .object({
-        region: z.string().min(1).default("us-east-1"),
+      .strictObject({
+        region: z.string().min(1).default("us-east-1").describe("AWS region of the streams."),
         endpoint: z
           .string()
-          .regex(/^https?:\/\/[^\s/]+/, "expected an http:// or https:// URL")
+          .regex(httpUrl, "expected an http:// or https:// URL")
           .optional()
-          .describe("Override for LocalStack or the local emulator."),
+          .describe("Kinesis endpoint override, for LocalStack or the local emulator."),
       })
-      .default({ region: "us-east-1" }),
-    source: z.strictObject({
-      stream: streamIdSchema,
-      startPosition: startPositionSchema.default({ type: "TRIM_HORIZON" }),
-      maxRecordsPerFetch: z.number().int().min(1).max(10_000).default(10_000),
-      idleTimeBetweenReadsMs: durationMs(200, 60_000).default(1_000),
-      shardDiscoveryIntervalMs: durationMs(1_000, 3_600_000).default(10_000),
-    }),
+      .prefault({})
+      .describe(
+        "Where Kinesis is. Credentials come from the pod's identity or environment, never from here.",
+      ),
+    source: z
+      .strictObject({
+        stream: streamIdSchema,
+        startPosition: startPositionSchema,
+        maxRecordsPerFetch: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_000)
+          .default(10_000)
+          .describe("Records per GetRecords call (the service allows 10,000)."),
+        idleTimeBetweenReadsMs: milliseconds(200, 60_000)
+          .default(1_000)
+          .describe("Wait between GetRecords calls once a shard is caught up."),
+        shardDiscoveryIntervalMs: milliseconds(1_000, 3_600_000)
+          .default(10_000)
+          .describe("How often ListShards looks for new shards (resharding)."),
+      })
+      .describe("The Kinesis stream read."),
     sink: sinkSchema,
-    deadLetter: sinkSchema.optional(),
+    deadLetter: sinkSchema
+      .optional()
+      .describe("Where failed records go (failurePolicy deadLetter)."),
     endpoint: endpointSchema,
-    capacity: z.number().int().min(1).max(10_000).default(10),
-    ordering: z.enum(["ordered", "unordered"]).default("ordered"),
-    failurePolicy: z.enum(["deadLetter", "drop", "fail"]).default("deadLetter"),
-    checkpointIntervalMs: durationMs(100, 3_600_000).default(5_000),
-    shutdownGraceMs: durationMs(0, 3_600_000).default(25_000),
+    capacity: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(10)
+      .describe("Most requests in flight in this processor (Flink's capacity)."),
+    ordering: z
+      .enum(["ordered", "unordered"])
+      .default("ordered")
+      .describe(
+        "ordered: results leave in each shard's input order (orderedWait). unordered: as they complete (unorderedWait).",
+      ),
+    failurePolicy: z
+      .enum(["deadLetter", "drop", "fail"])
+      .default("deadLetter")
+      .describe(
+        "What happens to a record whose call failed: deadLetter stream, drop (metric and log line), or fail the job.",
+      ),
+    checkpointIntervalMs: milliseconds(100, 3_600_000)
+      .default(5_000)
+      .describe("How often moved checkpoints are written."),
+    shutdownGraceMs: milliseconds(0, 3_600_000)
+      .default(25_000)
+      .describe("Time to drain on SIGTERM; keep it below the pod's terminationGracePeriodSeconds."),
     metrics: z
-      .object({
-        host: z.string().default("0.0.0.0"),
-        port: z.number().int().min(0).max(65_535).default(9400),
+      .strictObject({
+        host: z
+          .string()
+          .default("0.0.0.0")
+          .describe("Address of /metrics, /healthz, /readyz, /status."),
+        port: z.number().int().min(0).max(65_535).default(9400).describe("Port of the same."),
       })
-      .default({ host: "0.0.0.0", port: 9400 }),
-    logLevel: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info"),
+      .prefault({})
+      .describe("The pod's HTTP server."),
+    logLevel: z
+      .enum(["fatal", "error", "warn", "info", "debug", "trace"])
+      .default("info")
+      .describe("pino log level."),
   })
   .refine((config) => config.failurePolicy !== "deadLetter" || config.deadLetter !== undefined, {
     message: 'failurePolicy "deadLetter" needs a deadLetter stream',
