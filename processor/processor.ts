@@ -77,7 +77,7 @@ export function startProcessor(
       maxBatchRecords: sink.maxBatchRecords,
       maxBatchBytes: sink.maxBatchBytes,
       lingerMs: sink.lingerMs,
-      maxInFlightBatches: sink.maxInFlightBatches,
+      maxInFlightBatches: sink.maxInFlightBatches ?? (config.ordering === "ordered" ? 1 : 4),
       observer: metrics.sinkObserver(role),
     });
   const sink = sinkFor(config.sink, "sink");

@@ -177,9 +177,9 @@ export const sinkSchema = z
       .int()
       .min(1)
       .max(64)
-      .default(1)
+      .optional()
       .describe(
-        "PutRecords calls in flight. 1 keeps write order; more raise throughput and may reorder.",
+        "PutRecords calls in flight. Default: 1 when ordering is ordered (keeps write order), 4 when unordered.",
       ),
   })
   .describe("A Kinesis stream written with PutRecords.");
