@@ -118,7 +118,7 @@ test("a shard with a checkpoint starts after it; throttling backs off and retrie
   const recordsCall = calls.at(1);
   assert.equal(iteratorCall?.input.StartingSequenceNumber, "10");
   assert.equal(
-    iteratorCall?.input.StreamARN,
+    iteratorCall.input.StreamARN,
     "arn:aws:kinesis:eu-west-1:123456789012:stream/orders",
   );
   assert.equal(
