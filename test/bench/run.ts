@@ -3,9 +3,9 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startDemoEndpoint } from "../../demo/endpoint.ts";
 import { startKinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { bareUndiciRate } from "./bare-undici.ts";
+import { startEndpointProcess } from "./endpoint-process.ts";
 import { inMemoryPipelineRate } from "./in-memory-pipeline.ts";
 import { processorSteadyRate } from "./littles-law.ts";
 import { drainBacklog } from "./memory.ts";
@@ -32,8 +32,8 @@ const sections: string[] = [];
 
 say("starting the Kinesis emulator and the endpoints");
 const emulator = await startKinesisEmulator();
-const slow = await startDemoEndpoint({ latencyMs });
-const fast = await startDemoEndpoint({ latencyMs: 0 });
+const slow = await startEndpointProcess(latencyMs);
+const fast = await startEndpointProcess(0);
 try {
   // 1. Little's-law efficiency, and the processor against a bare undici loop, per capacity.
   const points: CurvePoint[] = [];
@@ -127,7 +127,7 @@ try {
         ["round", "bare undici records/s", "processor loop records/s", "ratio"],
         overheadRows,
       ) +
-      `\n\nMedian ratio ${overhead.toFixed(3)}, ${verdict(overhead, 0.8)}. Client, server and the loop share the machine's two cores.`,
+      `\n\nMedian ratio ${overhead.toFixed(3)}, ${verdict(overhead, 0.8)}. The endpoint runs in a process of its own; it and the client share the machine's two cores.`,
   );
 
   // 4. Memory while draining a backlog.
@@ -150,7 +150,7 @@ try {
     sections.push(
       `## Memory while draining a backlog (capacity 100)\n\n` +
         markdownTable(["backlog records", "seconds", "records/s", "peak RSS MiB"], memoryRows) +
-        `\n\nPeak RSS at ${backlog} records: ${peak.toFixed(1)} MiB, ${peak < 200 ? "PASS (target < 200 MiB)" : "ABOVE TARGET (200 MiB)"}. A tenfold backlog should barely move it: memory follows capacity and batch sizes, not the backlog.`,
+        `\n\nSource stream of 20 shards, maxRecordsPerFetch 1000: readers hold at most 20,000 records. Peak RSS at ${backlog} records: ${peak.toFixed(1)} MiB, ${peak < 200 ? "PASS (target < 200 MiB)" : "ABOVE TARGET (200 MiB)"}. A tenfold backlog should barely move it: memory follows capacity and batch sizes, not the backlog.`,
     );
   }
 
@@ -161,7 +161,7 @@ try {
   writeFileSync(join(docs, "littles-law.svg"), littlesLawSvg(points, latencyMs));
   process.stdout.write(`${report}\nwritten to docs/benchmarks.md and docs/littles-law.svg\n`);
 } finally {
-  await slow.close();
-  await fast.close();
+  await slow.stop();
+  await fast.stop();
   await emulator.stop();
 }
