@@ -1,0 +1,248 @@
+// The AsyncEnrichmentJob API: one zod schema from which the TypeScript types, the CRD's OpenAPI
+// schema (crds/) and its documentation (`kubectl explain`) are all generated. Bounds shared with
+// the processor come from the processor's own schema, so the two cannot drift apart.
+import { z } from "zod";
+import {
+  responseSchema,
+  retrySchema,
+  startPositionSchema,
+  streamIdSchema,
+} from "../../processor/config/schema.ts";
+
+export const group = "asyncenrichment.dev";
+export const version = "v1alpha1";
+export const kind = "AsyncEnrichmentJob";
+export const plural = "asyncenrichmentjobs";
+export const apiVersion = `${group}/${version}`;
+
+const dnsName = z
+  .string()
+  .regex(
+    /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/,
+    "expected a DNS-1123 name",
+  )
+  .max(253);
+
+export const secretKeySelectorSchema = z
+  .strictObject({
+    name: dnsName.describe("Name of a Secret in the job's namespace."),
+    key: z.string().min(1).describe("Key within the Secret."),
+  })
+  .describe("A key of a Secret in the job's namespace.");
+
+export const jobHeaderSchema = z
+  .strictObject({
+    name: z
+      .string()
+      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name")
+      .describe("Header name."),
+    value: z.string().optional().describe("A literal value. Credentials belong in valueFrom."),
+    valueFrom: z
+      .strictObject({ secretKeyRef: secretKeySelectorSchema })
+      .optional()
+      .describe("Takes the value from a Secret; it reaches the pod as an environment variable."),
+  })
+  .describe("An HTTP header sent with every request: exactly one of value or valueFrom.");
+
+export const sinkStreamSchema = z
+  .strictObject({
+    stream: streamIdSchema,
+    partitionKey: z
+      .string()
+      .regex(/^(source|random|field:.+)$/, 'expected "source", "random" or "field:<name>"')
+      .default("source")
+      .describe(
+        'Partition key of written records: "source" (the input\'s), "random", or "field:<name>" of the output JSON.',
+      ),
+  })
+  .describe("A Kinesis stream the job writes to.");
+
+export const jobSpecSchema = z
+  .strictObject({
+    aws: z
+      .strictObject({
+        region: z.string().min(1).describe("AWS region of the streams."),
+        endpoint: z
+          .string()
+          .regex(/^https?:\/\/[^\s/]+/, "expected an http:// or https:// URL")
+          .optional()
+          .describe("Kinesis endpoint override, for LocalStack or a local emulator."),
+        credentialsSecretRef: z
+          .strictObject({ name: dnsName.describe("Name of the Secret.") })
+          .optional()
+          .describe(
+            "A Secret with AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and optionally AWS_SESSION_TOKEN). Leave it out to use the pod's identity (IRSA, EKS Pod Identity).",
+          ),
+      })
+      .describe("Where the streams live and how the processors authenticate."),
+    source: z
+      .strictObject({
+        stream: streamIdSchema,
+        startPosition: startPositionSchema,
+      })
+      .describe("The Kinesis stream read."),
+    sink: sinkStreamSchema,
+    deadLetter: sinkStreamSchema
+      .optional()
+      .describe("Where failed records go; required when failurePolicy is deadLetter."),
+    endpoint: z
+      .strictObject({
+        url: z
+          .string()
+          .regex(/^https?:\/\/[^\s/]+/, "expected an http:// or https:// URL")
+          .max(2048)
+          .describe(
+            "The service called for every record. {field} placeholders in the path or query are filled from the record's JSON.",
+          ),
+        method: z.enum(["GET", "POST", "PUT", "PATCH"]).default("POST").describe("HTTP method."),
+        body: z
+          .enum(["record", "none"])
+          .default("record")
+          .describe("record: the record's data is the request body. none: no body (GET lookups)."),
+        contentType: z.string().default("application/json").describe("Content-Type of the body."),
+        headers: z.array(jobHeaderSchema).max(32).default([]).describe("Extra request headers."),
+        timeoutMs: z
+          .number()
+          .int()
+          .min(1)
+          .max(300_000)
+          .default(5_000)
+          .describe("Timeout of each attempt, in milliseconds."),
+        deadlineMs: z
+          .number()
+          .int()
+          .min(1)
+          .max(3_600_000)
+          .default(30_000)
+          .describe("Time for one record across all attempts and backoffs, in milliseconds."),
+        maxResponseBytes: z
+          .number()
+          .int()
+          .min(1)
+          .max(10_485_760)
+          .default(1_048_576)
+          .describe("Larger responses fail the record."),
+        retry: retrySchema,
+        response: responseSchema,
+      })
+      .describe("The HTTP service and how it is called."),
+    parallelism: z
+      .number()
+      .int()
+      .min(0)
+      .max(1_000)
+      .default(1)
+      .describe("Processor pods. 0 pauses the job (pods drain and stop; checkpoints stay)."),
+    suspend: z
+      .boolean()
+      .default(false)
+      .describe(
+        "true pauses the job whatever parallelism says, as the Flink Kubernetes Operator's suspended state.",
+      ),
+    capacity: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(10)
+      .describe(
+        "Requests in flight per pod (Flink's capacity). The endpoint sees up to parallelism x capacity.",
+      ),
+    ordering: z
+      .enum(["ordered", "unordered"])
+      .default("ordered")
+      .describe(
+        "ordered: results keep each shard's input order. unordered: emitted as they complete.",
+      ),
+    failurePolicy: z
+      .enum(["deadLetter", "drop", "fail"])
+      .default("deadLetter")
+      .describe(
+        "A record whose call failed goes to the dead-letter stream, is dropped (counted, logged), or fails the pod.",
+      ),
+    batching: z
+      .strictObject({
+        maxRecords: z
+          .number()
+          .int()
+          .min(1)
+          .max(500)
+          .default(500)
+          .describe("Records per PutRecords call."),
+        lingerMs: z
+          .number()
+          .int()
+          .min(0)
+          .max(10_000)
+          .default(50)
+          .describe("How long a partial batch waits, in milliseconds."),
+      })
+      .prefault({})
+      .describe("How results are batched into PutRecords calls."),
+    checkpointIntervalMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(3_600_000)
+      .default(5_000)
+      .describe("How often each pod writes moved checkpoints, in milliseconds."),
+    restartNonce: z
+      .string()
+      .max(63)
+      .optional()
+      .describe("Change it to roll every processor pod without any other change."),
+    pod: z
+      .strictObject({
+        image: z
+          .string()
+          .min(1)
+          .optional()
+          .describe("Processor image; defaults to the operator's."),
+        imagePullPolicy: z
+          .enum(["Always", "IfNotPresent", "Never"])
+          .optional()
+          .describe("Image pull policy."),
+        serviceAccountName: dnsName
+          .optional()
+          .describe(
+            "Use this ServiceAccount (e.g. one annotated for IRSA) instead of the one the operator creates.",
+          ),
+        resources: z
+          .strictObject({
+            requests: z
+              .record(z.string(), z.string())
+              .optional()
+              .describe("Resource requests, e.g. cpu: 250m."),
+            limits: z
+              .record(z.string(), z.string())
+              .optional()
+              .describe("Resource limits, e.g. memory: 256Mi."),
+          })
+          .optional()
+          .describe("Processor container resources."),
+        nodeSelector: z
+          .record(z.string(), z.string())
+          .optional()
+          .describe("Node selector of processor pods."),
+        tolerations: z
+          .array(
+            z.strictObject({
+              key: z.string().optional(),
+              operator: z.enum(["Exists", "Equal"]).optional(),
+              value: z.string().optional(),
+              effect: z.enum(["NoSchedule", "PreferNoSchedule", "NoExecute"]).optional(),
+              tolerationSeconds: z.number().int().optional(),
+            }),
+          )
+          .optional()
+          .describe("Tolerations of processor pods."),
+        annotations: z.record(z.string(), z.string()).optional().describe("Extra pod annotations."),
+        labels: z.record(z.string(), z.string()).optional().describe("Extra pod labels."),
+      })
+      .prefault({})
+      .describe("Processor pod settings."),
+  })
+  .describe("What the job reads, calls and writes, and how many processors do it.");
+
+export type JobSpec = z.output<typeof jobSpecSchema>;
+export type JobSpecInput = z.input<typeof jobSpecSchema>;

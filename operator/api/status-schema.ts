@@ -1,0 +1,65 @@
+// The AsyncEnrichmentJob status, written by the operator only (status subresource).
+import { z } from "zod";
+
+export const conditionSchema = z
+  .strictObject({
+    type: z.string().min(1).max(316).describe("Ready, Progressing or Degraded."),
+    status: z.enum(["True", "False", "Unknown"]).describe("Whether the condition holds."),
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("The spec generation it describes."),
+    lastTransitionTime: z.string().describe("When status last changed (RFC 3339)."),
+    reason: z
+      .string()
+      .min(1)
+      .max(1024)
+      .regex(/^[A-Za-z]([A-Za-z0-9_,:]*[A-Za-z0-9_])?$/)
+      .describe("Machine-readable CamelCase reason."),
+    message: z.string().max(32_768).describe("What happened and what to do about it."),
+  })
+  .describe("A Kubernetes-style condition.");
+
+export const jobStatusSchema = z
+  .strictObject({
+    observedGeneration: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("The spec generation last reconciled."),
+    phase: z
+      .enum(["Pending", "Running", "Paused", "Degraded", "Failed"])
+      .optional()
+      .describe("A one-word summary for kubectl get; the conditions say why."),
+    replicas: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Processor pods that exist (scale subresource)."),
+    readyReplicas: z.number().int().min(0).optional().describe("Processor pods that are ready."),
+    selector: z
+      .string()
+      .optional()
+      .describe("Label selector of the processor pods (scale subresource, HPA)."),
+    shards: z.number().int().min(0).optional().describe("Shards of the source stream being read."),
+    maxLagMillis: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Largest millisBehindLatest over the shards."),
+    recordsPerSecond: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Records written per second, over all pods."),
+    conditions: z.array(conditionSchema).optional().describe("Ready, Progressing and Degraded."),
+  })
+  .describe("What the operator and the processors report.");
+
+export type Condition = z.output<typeof conditionSchema>;
+export type JobStatus = z.output<typeof jobStatusSchema>;

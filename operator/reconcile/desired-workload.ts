@@ -1,0 +1,115 @@
+// The processors' workload: a Deployment with `parallelism` replicas (0 when suspended).
+// A Deployment, not a StatefulSet: processors keep no local state (checkpoints live on Leases) and
+// need no stable names, and a StatefulSet's one-by-one ordered rollout would only slow a roll.
+// maxSurge 0 keeps the endpoint's load within parallelism x capacity during a roll too.
+import type { V1Deployment, V1EnvVar } from "@kubernetes/client-node";
+import { configFileName, podTemplateHash } from "./desired-config.ts";
+import { serviceAccountName } from "./desired-rbac.ts";
+import { commonLabels, objectMeta, processorName, selectorLabels, type Job } from "./job.ts";
+import { headerVariable, metricsPort } from "./processor-config.ts";
+
+export interface WorkloadSettings {
+  /** Processor image when the job names none: the operator's own. */
+  defaultImage: string;
+  /**
+   * Bind the processor's HTTP server to the pod IP instead of 0.0.0.0. Only for clusters whose
+   * pods share a network namespace (the project's test kubelet); it breaks kubectl port-forward.
+   */
+  bindToPodIp: boolean;
+}
+
+const configDirectory = "/etc/async-enrichment";
+/** The processor drains within shutdownGraceMs (25 s by default); the kubelet waits a bit longer. */
+const terminationGracePeriodSeconds = 30;
+
+function environment(job: Job, settings: WorkloadSettings): V1EnvVar[] {
+  const fromField = (name: string, fieldPath: string): V1EnvVar => ({
+    name,
+    valueFrom: { fieldRef: { fieldPath } },
+  });
+  const variables: V1EnvVar[] = [fromField("PROCESSOR_WORKER_ID", "metadata.name")];
+  if (settings.bindToPodIp) variables.push(fromField("PROCESSOR_METRICS_HOST", "status.podIP"));
+  job.spec.endpoint.headers.forEach((header, index) => {
+    if (header.valueFrom !== undefined) {
+      variables.push({
+        name: headerVariable(index),
+        valueFrom: { secretKeyRef: header.valueFrom.secretKeyRef },
+      });
+    }
+  });
+  const credentials = job.spec.aws.credentialsSecretRef;
+  if (credentials !== undefined) {
+    for (const [key, optional] of [
+      ["AWS_ACCESS_KEY_ID", false],
+      ["AWS_SECRET_ACCESS_KEY", false],
+      ["AWS_SESSION_TOKEN", true],
+    ] as const) {
+      variables.push({
+        name: key,
+        valueFrom: { secretKeyRef: { name: credentials.name, key, optional } },
+      });
+    }
+  }
+  return variables;
+}
+
+export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deployment {
+  const { pod } = job.spec;
+  const replicas = job.spec.suspend ? 0 : job.spec.parallelism;
+  return {
+    apiVersion: "apps/v1",
+    kind: "Deployment",
+    metadata: objectMeta(job, processorName(job)),
+    spec: {
+      replicas,
+      selector: { matchLabels: selectorLabels(job) },
+      strategy: { type: "RollingUpdate", rollingUpdate: { maxSurge: 0, maxUnavailable: 1 } },
+      template: {
+        metadata: {
+          labels: { ...pod.labels, ...commonLabels(job) },
+          annotations: {
+            ...pod.annotations,
+            "asyncenrichment.dev/config-hash": podTemplateHash(job),
+          },
+        },
+        spec: {
+          serviceAccountName: serviceAccountName(job),
+          terminationGracePeriodSeconds,
+          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          ...(pod.nodeSelector === undefined ? {} : { nodeSelector: pod.nodeSelector }),
+          ...(pod.tolerations === undefined ? {} : { tolerations: pod.tolerations }),
+          containers: [
+            {
+              name: "processor",
+              image: pod.image ?? settings.defaultImage,
+              ...(pod.imagePullPolicy === undefined
+                ? {}
+                : { imagePullPolicy: pod.imagePullPolicy }),
+              args: ["processor/main.ts", "--config", `${configDirectory}/${configFileName}`],
+              env: environment(job, settings),
+              ports: [{ name: "metrics", containerPort: metricsPort, protocol: "TCP" }],
+              readinessProbe: {
+                httpGet: { path: "/readyz", port: "metrics" },
+                periodSeconds: 5,
+                failureThreshold: 2,
+              },
+              livenessProbe: {
+                httpGet: { path: "/healthz", port: "metrics" },
+                periodSeconds: 10,
+                failureThreshold: 3,
+              },
+              ...(pod.resources === undefined ? {} : { resources: pod.resources }),
+              securityContext: {
+                allowPrivilegeEscalation: false,
+                readOnlyRootFilesystem: true,
+                capabilities: { drop: ["ALL"] },
+              },
+              volumeMounts: [{ name: "config", mountPath: configDirectory, readOnly: true }],
+            },
+          ],
+          volumes: [{ name: "config", configMap: { name: processorName(job) } }],
+        },
+      },
+    },
+  };
+}

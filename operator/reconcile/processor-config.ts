@@ -1,0 +1,59 @@
+// The processor config a job's pods run with: a pure function of the job. It is the contract
+// between operator and processor, typed by the processor's own schema. Header values that come
+// from Secrets are named here only by environment variable; the values never enter the config.
+import type { ProcessorConfigInput } from "../../processor/config/schema.ts";
+import type { JobSpec } from "../api/job-schema.ts";
+
+export const metricsPort = 9400;
+
+/** Environment variable that carries the value of header `index` from its Secret. */
+export const headerVariable = (index: number): string => `AEJ_HEADER_${index}`;
+
+function partitionKey(choice: string): "source" | "random" | { field: string } {
+  if (choice === "source" || choice === "random") return choice;
+  return { field: choice.slice("field:".length) };
+}
+
+export function processorConfig(
+  namespace: string,
+  name: string,
+  spec: JobSpec,
+): ProcessorConfigInput {
+  const sink = (target: JobSpec["sink"]) => ({
+    stream: target.stream,
+    partitionKey: partitionKey(target.partitionKey),
+    maxBatchRecords: spec.batching.maxRecords,
+    lingerMs: spec.batching.lingerMs,
+  });
+  return {
+    jobName: `${namespace}/${name}`,
+    aws: {
+      region: spec.aws.region,
+      ...(spec.aws.endpoint === undefined ? {} : { endpoint: spec.aws.endpoint }),
+    },
+    source: { stream: spec.source.stream, startPosition: spec.source.startPosition },
+    sink: sink(spec.sink),
+    ...(spec.deadLetter === undefined ? {} : { deadLetter: sink(spec.deadLetter) }),
+    endpoint: {
+      url: spec.endpoint.url,
+      method: spec.endpoint.method,
+      body: spec.endpoint.body,
+      contentType: spec.endpoint.contentType,
+      headers: spec.endpoint.headers.map((header, index) =>
+        header.value === undefined
+          ? { name: header.name, fromEnv: headerVariable(index) }
+          : { name: header.name, value: header.value },
+      ),
+      timeoutMs: spec.endpoint.timeoutMs,
+      deadlineMs: spec.endpoint.deadlineMs,
+      maxResponseBytes: spec.endpoint.maxResponseBytes,
+      retry: spec.endpoint.retry,
+      response: spec.endpoint.response,
+    },
+    capacity: spec.capacity,
+    ordering: spec.ordering,
+    failurePolicy: spec.failurePolicy,
+    checkpointIntervalMs: spec.checkpointIntervalMs,
+    metrics: { port: metricsPort },
+  };
+}

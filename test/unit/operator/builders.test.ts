@@ -1,0 +1,133 @@
+// Desired objects are pure functions of the job: plain objects in, plain objects out.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { processorConfigSchema } from "../../../processor/config/schema.ts";
+import { jobSpecSchema, type JobSpecInput } from "../../../operator/api/job-schema.ts";
+import { desiredConfigMap, podTemplateHash } from "../../../operator/reconcile/desired-config.ts";
+import {
+  desiredRole,
+  desiredRoleBinding,
+  desiredServiceAccount,
+} from "../../../operator/reconcile/desired-rbac.ts";
+import { desiredDeployment } from "../../../operator/reconcile/desired-workload.ts";
+import type { Job } from "../../../operator/reconcile/job.ts";
+
+const settings = {
+  defaultImage: "ghcr.io/async-enrichment/async-enrichment:0.1.0",
+  bindToPodIp: false,
+};
+
+function job(spec: Partial<JobSpecInput> = {}): Job {
+  return {
+    namespace: "shop",
+    name: "orders",
+    uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
+    generation: 1,
+    spec: jobSpecSchema.parse({
+      aws: { region: "eu-west-1" },
+      source: { stream: "orders" },
+      sink: { stream: "orders-enriched" },
+      deadLetter: { stream: "orders-dead" },
+      endpoint: {
+        url: "https://scoring.shop.svc/score",
+        headers: [
+          { name: "x-tenant", value: "shop" },
+          {
+            name: "authorization",
+            valueFrom: { secretKeyRef: { name: "scoring-token", key: "token" } },
+          },
+        ],
+      },
+      parallelism: 3,
+      ...spec,
+    }),
+  };
+}
+
+describe("processor config", () => {
+  test("is a valid processor config, with secret headers named only by environment variable", () => {
+    const data = desiredConfigMap(job()).data?.["config.json"] ?? "";
+    const config = processorConfigSchema.parse(JSON.parse(data));
+    assert.equal(config.jobName, "shop/orders");
+    assert.deepEqual(config.endpoint.headers, [
+      { name: "x-tenant", value: "shop" },
+      { name: "authorization", fromEnv: "AEJ_HEADER_1" },
+    ]);
+    assert.doesNotMatch(data, /scoring-token/, "the Secret's name is not even in the ConfigMap");
+  });
+
+  test("field partition keys become the processor's field form", () => {
+    const data =
+      desiredConfigMap(job({ sink: { stream: "out", partitionKey: "field:customerId" } })).data?.[
+        "config.json"
+      ] ?? "";
+    assert.deepEqual(processorConfigSchema.parse(JSON.parse(data)).sink.partitionKey, {
+      field: "customerId",
+    });
+  });
+});
+
+describe("workload", () => {
+  test("runs parallelism replicas, none when suspended or at parallelism 0", () => {
+    assert.equal(desiredDeployment(job(), settings).spec?.replicas, 3);
+    assert.equal(desiredDeployment(job({ suspend: true }), settings).spec?.replicas, 0);
+    assert.equal(desiredDeployment(job({ parallelism: 0 }), settings).spec?.replicas, 0);
+  });
+
+  test("a spec change or a new restartNonce rolls the pods; a scale change does not", () => {
+    const base = podTemplateHash(job());
+    assert.equal(podTemplateHash(job({ parallelism: 7 })), base);
+    assert.notEqual(podTemplateHash(job({ capacity: 20 })), base);
+    assert.notEqual(podTemplateHash(job({ restartNonce: "2026-11-24" })), base);
+    const annotation = desiredDeployment(job(), settings).spec?.template.metadata?.annotations?.[
+      "asyncenrichment.dev/config-hash"
+    ];
+    assert.equal(annotation, base);
+  });
+
+  test("header secrets and AWS credentials reach the pod as secretKeyRef environment variables", () => {
+    const deployment = desiredDeployment(
+      job({ aws: { region: "eu-west-1", credentialsSecretRef: { name: "aws" } } }),
+      settings,
+    );
+    const env = deployment.spec?.template.spec?.containers[0]?.env ?? [];
+    assert.deepEqual(env.find((variable) => variable.name === "AEJ_HEADER_1")?.valueFrom, {
+      secretKeyRef: { name: "scoring-token", key: "token" },
+    });
+    assert.deepEqual(env.find((variable) => variable.name === "AWS_SECRET_ACCESS_KEY")?.valueFrom, {
+      secretKeyRef: { name: "aws", key: "AWS_SECRET_ACCESS_KEY", optional: false },
+    });
+    assert.ok(
+      env.every((variable) => variable.value === undefined),
+      "no literal values in the pod spec",
+    );
+  });
+
+  test("pods are locked down and owned by the job", () => {
+    const deployment = desiredDeployment(job(), settings);
+    const container = deployment.spec?.template.spec?.containers[0];
+    assert.equal(container?.image, settings.defaultImage);
+    assert.deepEqual(container.securityContext?.capabilities?.drop, ["ALL"]);
+    assert.equal(container.securityContext.readOnlyRootFilesystem, true);
+    assert.equal(deployment.spec?.template.spec?.securityContext?.runAsNonRoot, true);
+    assert.equal(deployment.metadata?.ownerReferences?.[0]?.uid, job().uid);
+    assert.equal(deployment.spec.strategy?.rollingUpdate?.maxSurge, 0);
+  });
+});
+
+describe("RBAC", () => {
+  test("processors may manage Leases and nothing else", () => {
+    const rules = desiredRole(job()).rules ?? [];
+    assert.deepEqual(
+      rules.map((rule) => [rule.apiGroups, rule.resources]),
+      [[["coordination.k8s.io"], ["leases"]]],
+    );
+  });
+
+  test("a job naming its own service account gets none created, and the binding points at its", () => {
+    const custom = job({ pod: { serviceAccountName: "orders-irsa" } });
+    assert.equal(desiredServiceAccount(custom), undefined);
+    assert.equal(desiredRoleBinding(custom).subjects?.[0]?.name, "orders-irsa");
+    assert.equal(desiredRoleBinding(job()).subjects?.[0]?.name, "orders-processor");
+  });
+});
