@@ -1,0 +1,132 @@
+// The job's status as a pure function of what the reconciler observed: the workload's status,
+// problems of its pods, Secrets the spec references that do not exist. Conditions carry reasons a
+// person can act on; the phase is their one-word summary for `kubectl get`.
+import type { Condition, JobStatus } from "../api/status-schema.ts";
+import { setCondition, type ConditionUpdate } from "./conditions.ts";
+import type { Job } from "./job.ts";
+
+export interface Observed {
+  /** Desired replicas after suspend: what the workload should run. */
+  desiredReplicas: number;
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+  /** Label selector of the processor pods, serialized (for the scale subresource). */
+  selector: string;
+  /** Pods that cannot run, with the kubelet's reason (CrashLoopBackOff, ImagePullBackOff, ...). */
+  podProblems: { pod: string; reason: string; message: string }[];
+  /** Secret keys the spec needs that do not exist, with the field that references each. */
+  missingSecrets: { secret: string; key: string; field: string }[];
+}
+
+function conditionsFor(
+  job: Job,
+  observed: Observed,
+): { phase: NonNullable<JobStatus["phase"]>; updates: ConditionUpdate[] } {
+  const paused = observed.desiredReplicas === 0;
+  const secret = observed.missingSecrets[0];
+  if (secret !== undefined) {
+    const message = `Secret ${secret.secret} (key ${secret.key}), referenced by ${secret.field}, is missing in namespace ${job.namespace}: create it and the job resumes by itself.`;
+    return {
+      phase: "Degraded",
+      updates: [
+        { type: "Degraded", status: "True", reason: "SecretNotFound", message },
+        { type: "Ready", status: "False", reason: "SecretNotFound", message },
+        { type: "Progressing", status: "False", reason: "SecretNotFound", message },
+      ],
+    };
+  }
+  const problem = observed.podProblems[0];
+  if (problem !== undefined) {
+    const message = `${observed.podProblems.length} of ${observed.replicas} processor pods cannot run: ${problem.pod} is in ${problem.reason} (${problem.message}). See kubectl logs ${problem.pod} -n ${job.namespace}.`;
+    return {
+      phase: "Degraded",
+      updates: [
+        { type: "Degraded", status: "True", reason: `Processors${problem.reason}`, message },
+        { type: "Ready", status: "False", reason: "ProcessorsNotReady", message },
+        { type: "Progressing", status: "False", reason: `Processors${problem.reason}`, message },
+      ],
+    };
+  }
+  const healthy: ConditionUpdate = {
+    type: "Degraded",
+    status: "False",
+    reason: "AsExpected",
+    message: "No problem found.",
+  };
+  if (paused) {
+    const message = job.spec.suspend
+      ? "spec.suspend is true: no processor runs and checkpoints are kept. Set it to false to resume."
+      : "spec.parallelism is 0: no processor runs and checkpoints are kept. Scale up to resume.";
+    const settled = observed.replicas === 0;
+    return {
+      phase: "Paused",
+      updates: [
+        healthy,
+        { type: "Ready", status: "False", reason: "Paused", message },
+        settled
+          ? { type: "Progressing", status: "False", reason: "Paused", message }
+          : {
+              type: "Progressing",
+              status: "True",
+              reason: "Draining",
+              message: `${observed.replicas} processors are draining.`,
+            },
+      ],
+    };
+  }
+  const rolledOut =
+    observed.updatedReplicas >= observed.desiredReplicas &&
+    observed.readyReplicas >= observed.desiredReplicas &&
+    observed.replicas === observed.desiredReplicas;
+  if (rolledOut) {
+    return {
+      phase: "Running",
+      updates: [
+        healthy,
+        {
+          type: "Ready",
+          status: "True",
+          reason: "ProcessorsReady",
+          message: `${observed.readyReplicas} of ${observed.desiredReplicas} processors ready.`,
+        },
+        {
+          type: "Progressing",
+          status: "False",
+          reason: "RolloutComplete",
+          message: "Every processor runs the current spec.",
+        },
+      ],
+    };
+  }
+  const message = `${observed.readyReplicas} of ${observed.desiredReplicas} processors ready, ${observed.updatedReplicas} on the current spec.`;
+  return {
+    phase: observed.readyReplicas > 0 ? "Running" : "Pending",
+    updates: [
+      healthy,
+      { type: "Ready", status: "False", reason: "ProcessorsNotReady", message },
+      { type: "Progressing", status: "True", reason: "RollingOut", message },
+    ],
+  };
+}
+
+export function jobStatus(
+  job: Job,
+  previous: readonly Condition[],
+  observed: Observed,
+  now: Date,
+): JobStatus {
+  const { phase, updates } = conditionsFor(job, observed);
+  const conditions = updates.reduce<Condition[]>(
+    (current, update) => setCondition(current, update, job.generation, now),
+    [...previous],
+  );
+  return {
+    observedGeneration: job.generation,
+    phase,
+    replicas: observed.replicas,
+    readyReplicas: observed.readyReplicas,
+    selector: observed.selector,
+    conditions,
+  };
+}
