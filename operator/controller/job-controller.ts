@@ -1,0 +1,234 @@
+// Wires the reconciler to the cluster: informers on jobs and on the workloads and pods they own
+// (one set per watched namespace, or cluster-wide), a work queue between events and reconciles,
+// and a periodic resync that re-queues every job in case an event was lost.
+import {
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  EventsV1Api,
+  KubernetesObjectApi,
+  PatchStrategy,
+  setHeaderOptions,
+  type KubeConfig,
+  type KubernetesObject,
+  type ListPromise,
+  type V1Deployment,
+  type V1Pod,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { group, kind, plural, version, apiVersion } from "../api/job-schema.ts";
+import { createApplier, fieldManager } from "../reconcile/apply.ts";
+import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcile/reconcile-job.ts";
+import type { WorkloadSettings } from "../reconcile/desired-workload.ts";
+import { resilientInformer, type Cache } from "./resilient-informer.ts";
+import { createWorkQueue } from "./work-queue.ts";
+
+export interface JobControllerOptions {
+  kubeConfig: KubeConfig;
+  /** Empty: all namespaces. */
+  namespaces: string[];
+  settings: WorkloadSettings;
+  logger: Logger;
+  workers?: number;
+  resyncMs?: number;
+  onReconciled?: (key: string, outcome: "success" | "error", seconds: number) => void;
+}
+
+const managedBy = "app.kubernetes.io/managed-by=async-enrichment-operator";
+const jobLabel = "asyncenrichment.dev/job";
+
+/** One cache per namespace behind the Cache interface, or a single cluster-wide one. */
+function perNamespace<T extends KubernetesObject>(
+  namespaces: string[],
+  make: (namespace: string | undefined) => Cache<T>,
+): Cache<T> {
+  const caches = new Map(
+    (namespaces.length === 0 ? [undefined] : namespaces).map((namespace) => [
+      namespace,
+      make(namespace),
+    ]),
+  );
+  const cacheFor = (namespace: string): Cache<T> | undefined =>
+    caches.get(namespaces.length === 0 ? undefined : namespace);
+  return {
+    get: (name, namespace) => cacheFor(namespace)?.get(name, namespace),
+    list: (namespace) =>
+      namespace === undefined
+        ? [...caches.values()].flatMap((cache) => cache.list())
+        : (cacheFor(namespace)?.list(namespace) ?? []),
+    start: async () => {
+      await Promise.all([...caches.values()].map((cache) => cache.start()));
+    },
+    stop: async () => {
+      await Promise.all([...caches.values()].map((cache) => cache.stop()));
+    },
+  };
+}
+
+export async function startJobController(
+  options: JobControllerOptions,
+): Promise<{ stop(): Promise<void> }> {
+  const { kubeConfig, logger, namespaces } = options;
+  const custom = kubeConfig.makeApiClient(CustomObjectsApi);
+  const apps = kubeConfig.makeApiClient(AppsV1Api);
+  const core = kubeConfig.makeApiClient(CoreV1Api);
+  const events = kubeConfig.makeApiClient(EventsV1Api);
+  const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
+  const queue = createWorkQueue({
+    workers: options.workers ?? 4,
+    baseDelayMs: 250,
+    maxDelayMs: 300_000,
+  });
+  const relistMs = 10 * 60_000;
+  const enqueueOwner = (object: KubernetesObject): void => {
+    const job = object.metadata?.labels?.[jobLabel];
+    if (job !== undefined) queue.add(`${object.metadata?.namespace ?? ""}/${job}`);
+  };
+  const prefix = (namespace: string | undefined): string =>
+    namespace === undefined ? "" : `/namespaces/${namespace}`;
+
+  const jobs = perNamespace<JobObject>(namespaces, (namespace) =>
+    resilientInformer<JobObject>({
+      kubeConfig,
+      path: `/apis/${group}/${version}${prefix(namespace)}/${plural}`,
+      list: (() =>
+        namespace === undefined
+          ? custom.listClusterCustomObject({ group, version, plural })
+          : custom.listNamespacedCustomObject({
+              group,
+              version,
+              namespace,
+              plural,
+            })) as ListPromise<JobObject>,
+      onChange: (job) => {
+        queue.add(`${job.metadata?.namespace ?? ""}/${job.metadata?.name ?? ""}`);
+      },
+      logger,
+      relistMs,
+    }),
+  );
+  const deployments = perNamespace<V1Deployment>(namespaces, (namespace) =>
+    resilientInformer<V1Deployment>({
+      kubeConfig,
+      path: `/apis/apps/v1${prefix(namespace)}/deployments`,
+      list: () =>
+        namespace === undefined
+          ? apps.listDeploymentForAllNamespaces({ labelSelector: managedBy })
+          : apps.listNamespacedDeployment({ namespace, labelSelector: managedBy }),
+      labelSelector: managedBy,
+      onChange: enqueueOwner,
+      logger,
+      relistMs,
+    }),
+  );
+  const pods = perNamespace<V1Pod>(namespaces, (namespace) =>
+    resilientInformer<V1Pod>({
+      kubeConfig,
+      path: `/api/v1${prefix(namespace)}/pods`,
+      list: () =>
+        namespace === undefined
+          ? core.listPodForAllNamespaces({ labelSelector: managedBy })
+          : core.listNamespacedPod({ namespace, labelSelector: managedBy }),
+      labelSelector: managedBy,
+      onChange: enqueueOwner,
+      logger,
+      relistMs,
+    }),
+  );
+
+  const context: ReconcileContext = {
+    jobs,
+    deployments,
+    pods,
+    objects,
+    applier: createApplier(objects),
+    async readSecret(namespace, name) {
+      try {
+        return await core.readNamespacedSecret({ name, namespace });
+      } catch (error) {
+        if ((error as { code?: number }).code === 404) return undefined;
+        throw error;
+      }
+    },
+    async writeStatus(job, status) {
+      await custom.patchNamespacedCustomObjectStatus(
+        {
+          group,
+          version,
+          plural,
+          namespace: job.metadata?.namespace ?? "",
+          name: job.metadata?.name ?? "",
+          body: {
+            apiVersion,
+            kind,
+            metadata: { name: job.metadata?.name, namespace: job.metadata?.namespace },
+            status,
+          },
+          fieldManager,
+          force: true,
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
+      );
+    },
+    async recordEvent(job, type, reason, message) {
+      const namespace = job.metadata?.namespace ?? "";
+      await events.createNamespacedEvent({
+        namespace,
+        body: {
+          metadata: { generateName: `${job.metadata?.name ?? "job"}.`, namespace },
+          eventTime: new Date(),
+          reportingController: "asyncenrichment.dev/operator",
+          reportingInstance: fieldManager,
+          action: "Reconcile",
+          type,
+          reason,
+          note: message.slice(0, 1024),
+          regarding: {
+            apiVersion,
+            kind,
+            name: job.metadata?.name,
+            namespace,
+            uid: job.metadata?.uid,
+          },
+        },
+      });
+    },
+    settings: options.settings,
+    logger,
+    now: () => new Date(),
+  };
+
+  await Promise.all([deployments.start(), pods.start()]);
+  await jobs.start();
+  queue.start(
+    async (key) => {
+      const started = performance.now();
+      const result = await reconcileJob(context, key);
+      options.onReconciled?.(key, "success", (performance.now() - started) / 1000);
+      return result;
+    },
+    (key, error) => {
+      options.onReconciled?.(key, "error", 0);
+      logger.warn({ job: key, err: String(error) }, "reconcile failed; retrying with back-off");
+    },
+  );
+  const resync = setInterval(
+    () => {
+      for (const job of jobs.list())
+        queue.add(`${job.metadata?.namespace ?? ""}/${job.metadata?.name ?? ""}`);
+    },
+    options.resyncMs ?? 5 * 60_000,
+  );
+  logger.info(
+    { namespaces: namespaces.length === 0 ? "all" : namespaces },
+    "watching AsyncEnrichmentJobs",
+  );
+
+  return {
+    async stop() {
+      clearInterval(resync);
+      await queue.shutdown();
+      await Promise.all([jobs.stop(), deployments.stop(), pods.stop()]);
+    },
+  };
+}

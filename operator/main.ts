@@ -1,0 +1,106 @@
+// The operator's entry point: settings from the environment, /metrics /healthz /readyz, leader
+// election, and the job controller while leading. SIGTERM stops the controller, releases the
+// Lease so a standby replica takes over at once, and exits.
+import { createServer } from "node:http";
+import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { Counter, Histogram, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { createLogger } from "../processor/logger.ts";
+import { startJobController } from "./controller/job-controller.ts";
+import { runLeaderElection } from "./leader/leader-election.ts";
+import { loadSettings, type OperatorSettings } from "./settings.ts";
+
+let settings: OperatorSettings;
+try {
+  settings = loadSettings(process.env);
+} catch (error) {
+  createLogger("info", { component: "operator" }).fatal((error as Error).message);
+  process.exit(2);
+}
+const logger = createLogger(settings.LOG_LEVEL, { component: "operator", pod: settings.POD_NAME });
+
+const registry = new Registry();
+collectDefaultMetrics({ register: registry });
+const reconciles = new Counter({
+  name: "aej_operator_reconciles_total",
+  help: "Reconciles, by result.",
+  labelNames: ["result"] as const,
+  registers: [registry],
+});
+const reconcileSeconds = new Histogram({
+  name: "aej_operator_reconcile_duration_seconds",
+  help: "Duration of successful reconciles.",
+  registers: [registry],
+});
+const leader = new Gauge({
+  name: "aej_operator_leader",
+  help: "1 while this replica is the leader.",
+  registers: [registry],
+});
+
+let ready = false;
+const server = createServer((request, response) => {
+  if (request.url === "/metrics") {
+    void registry.metrics().then((text) => {
+      response.writeHead(200, { "content-type": registry.contentType });
+      response.end(text);
+    });
+    return;
+  }
+  const ok = request.url === "/healthz" || (request.url === "/readyz" && ready);
+  response.writeHead(ok ? 200 : request.url === "/readyz" ? 503 : 404);
+  response.end(ok ? "ok" : "not ready");
+});
+server.listen(settings.METRICS_PORT, settings.METRICS_HOST);
+
+const kubeConfig = new KubeConfig();
+kubeConfig.loadFromDefault();
+const stop = new AbortController();
+for (const signal of ["SIGTERM", "SIGINT"] as const) {
+  process.once(signal, () => {
+    stop.abort();
+  });
+}
+ready = true;
+
+await runLeaderElection(
+  {
+    api: kubeConfig.makeApiClient(CoordinationV1Api),
+    namespace: settings.POD_NAMESPACE,
+    name: settings.LEADER_ELECTION_ID,
+    identity: settings.POD_NAME,
+    leaseDurationSeconds: 15,
+    renewIntervalMs: 5_000,
+    logger,
+  },
+  async (lost) => {
+    leader.set(1);
+    const controller = await startJobController({
+      kubeConfig,
+      namespaces: settings.WATCH_NAMESPACES,
+      settings: {
+        defaultImage: settings.PROCESSOR_IMAGE,
+        bindToPodIp: settings.BIND_PROCESSORS_TO_POD_IP,
+      },
+      logger,
+      onReconciled: (_key, result, seconds) => {
+        reconciles.labels(result).inc();
+        if (result === "success") reconcileSeconds.observe(seconds);
+      },
+    });
+    await new Promise<void>((resolve) => {
+      lost.addEventListener(
+        "abort",
+        () => {
+          resolve();
+        },
+        { once: true },
+      );
+    });
+    await controller.stop();
+    leader.set(0);
+  },
+  stop.signal,
+);
+logger.info("operator stopped");
+server.close();
+process.exit(0);

@@ -1,0 +1,224 @@
+// The reconciler of one AsyncEnrichmentJob, as controller-runtime's: read the job, compute the
+// desired objects with pure builders, apply those that differ, observe what runs, write the
+// status once at the end if it changed. Level-based: running it twice in a row writes nothing.
+import type {
+  KubernetesObject,
+  KubernetesObjectApi,
+  V1Deployment,
+  V1Pod,
+  V1Secret,
+} from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import { describeIssues } from "../../processor/config/load.ts";
+import { jobSpecSchema } from "../api/job-schema.ts";
+import type { JobStatus } from "../api/status-schema.ts";
+import type { Cache } from "../controller/resilient-informer.ts";
+import type { ReconcileResult } from "../controller/work-queue.ts";
+import type { Applier } from "./apply.ts";
+import { setCondition } from "./conditions.ts";
+import { desiredConfigMap } from "./desired-config.ts";
+import { desiredRole, desiredRoleBinding, desiredServiceAccount } from "./desired-rbac.ts";
+import { desiredMetricsService } from "./desired-service.ts";
+import { desiredDeployment, type WorkloadSettings } from "./desired-workload.ts";
+import { jobStatus, type Observed } from "./job-status.ts";
+import { selectorLabels, type Job } from "./job.ts";
+
+export interface JobObject extends KubernetesObject {
+  spec?: unknown;
+  status?: JobStatus;
+}
+
+export interface ReconcileContext {
+  jobs: Cache<JobObject>;
+  deployments: Cache<V1Deployment>;
+  pods: Cache<V1Pod>;
+  objects: KubernetesObjectApi;
+  applier: Applier;
+  readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  writeStatus(job: JobObject, status: JobStatus): Promise<void>;
+  recordEvent(
+    job: JobObject,
+    type: "Normal" | "Warning",
+    reason: string,
+    message: string,
+  ): Promise<void>;
+  settings: WorkloadSettings;
+  logger: Logger;
+  now(): Date;
+}
+
+const podProblemReasons = new Set([
+  "CrashLoopBackOff",
+  "ImagePullBackOff",
+  "ErrImagePull",
+  "CreateContainerConfigError",
+]);
+
+async function readLive(
+  objects: KubernetesObjectApi,
+  desired: KubernetesObject,
+): Promise<KubernetesObject | undefined> {
+  try {
+    return await objects.read({
+      apiVersion: desired.apiVersion ?? "",
+      kind: desired.kind ?? "",
+      metadata: {
+        name: desired.metadata?.name ?? "",
+        namespace: desired.metadata?.namespace ?? "",
+      },
+    });
+  } catch (error) {
+    if ((error as { code?: number }).code === 404) return undefined;
+    throw error;
+  }
+}
+
+async function missingSecrets(
+  context: ReconcileContext,
+  job: Job,
+): Promise<Observed["missingSecrets"]> {
+  const references: Observed["missingSecrets"] = [];
+  job.spec.endpoint.headers.forEach((header, index) => {
+    const ref = header.valueFrom?.secretKeyRef;
+    if (ref !== undefined)
+      references.push({
+        secret: ref.name,
+        key: ref.key,
+        field: `spec.endpoint.headers[${index}].valueFrom`,
+      });
+  });
+  const credentials = job.spec.aws.credentialsSecretRef;
+  if (credentials !== undefined) {
+    for (const key of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {
+      references.push({ secret: credentials.name, key, field: "spec.aws.credentialsSecretRef" });
+    }
+  }
+  const missing: Observed["missingSecrets"] = [];
+  for (const reference of references) {
+    const secret = await context.readSecret(job.namespace, reference.secret);
+    if (
+      secret?.data?.[reference.key] === undefined &&
+      secret?.stringData?.[reference.key] === undefined
+    ) {
+      missing.push(reference);
+    }
+  }
+  return missing;
+}
+
+function observe(
+  context: ReconcileContext,
+  job: Job,
+  deployment: V1Deployment | undefined,
+  missing: Observed["missingSecrets"],
+): Observed {
+  const selector = selectorLabels(job);
+  const pods = context.pods
+    .list(job.namespace)
+    .filter((pod) =>
+      Object.entries(selector).every(([key, value]) => pod.metadata?.labels?.[key] === value),
+    );
+  const podProblems = pods.flatMap((pod) =>
+    (pod.status?.containerStatuses ?? [])
+      .map((container) => container.state?.waiting)
+      .filter((waiting) => waiting?.reason !== undefined && podProblemReasons.has(waiting.reason))
+      .map((waiting) => ({
+        pod: pod.metadata?.name ?? "",
+        reason: waiting?.reason ?? "",
+        message: waiting?.message ?? "",
+      })),
+  );
+  return {
+    desiredReplicas: job.spec.suspend ? 0 : job.spec.parallelism,
+    replicas: deployment?.status?.replicas ?? 0,
+    readyReplicas: deployment?.status?.readyReplicas ?? 0,
+    updatedReplicas: deployment?.status?.updatedReplicas ?? 0,
+    selector: Object.entries(selector)
+      .map(([key, value]) => `${key}=${value}`)
+      .join(","),
+    podProblems,
+    missingSecrets: missing,
+  };
+}
+
+const sameStatus = (a: JobStatus | undefined, b: JobStatus): boolean =>
+  JSON.stringify(a) === JSON.stringify(b);
+
+export async function reconcileJob(
+  context: ReconcileContext,
+  key: string,
+): Promise<ReconcileResult> {
+  const [namespace = "", name = ""] = key.split("/");
+  const object = context.jobs.get(name, namespace);
+  if (object === undefined) return undefined; // Deleted: its objects go with it (ownerReferences).
+  const generation = object.metadata?.generation ?? 0;
+  const parsed = jobSpecSchema.safeParse(object.spec);
+  if (!parsed.success) {
+    const message = `spec is invalid: ${describeIssues(parsed.error.issues).join("; ")}. Fix it with kubectl edit.`;
+    const conditions = setCondition(
+      object.status?.conditions ?? [],
+      { type: "Degraded", status: "True", reason: "InvalidSpec", message },
+      generation,
+      context.now(),
+    );
+    const status: JobStatus = {
+      ...object.status,
+      observedGeneration: generation,
+      phase: "Failed",
+      conditions,
+    };
+    if (!sameStatus(object.status, status)) await context.writeStatus(object, status);
+    return undefined;
+  }
+  const job: Job = {
+    namespace,
+    name,
+    uid: object.metadata?.uid ?? "",
+    generation,
+    spec: parsed.data,
+  };
+
+  const desired: KubernetesObject[] = [
+    desiredServiceAccount(job),
+    desiredRole(job),
+    desiredRoleBinding(job),
+    desiredConfigMap(job),
+    desiredMetricsService(job),
+  ].filter((item): item is NonNullable<typeof item> => item !== undefined);
+  for (const item of desired)
+    await context.applier.apply(item, await readLive(context.objects, item));
+  const deployment = desiredDeployment(job, context.settings);
+  const liveDeployment = context.deployments.get(deployment.metadata?.name ?? "", namespace);
+  if (await context.applier.apply(deployment, liveDeployment)) {
+    context.logger.info(
+      { job: key, replicas: deployment.spec?.replicas },
+      "applied the processor workload",
+    );
+  }
+
+  const missing = await missingSecrets(context, job);
+  const status = jobStatus(
+    job,
+    object.status?.conditions ?? [],
+    observe(context, job, liveDeployment, missing),
+    context.now(),
+  );
+  if (!sameStatus(object.status, status)) {
+    await context.writeStatus(object, status);
+    const before = object.status?.conditions?.find((condition) => condition.type === "Ready");
+    const after = status.conditions?.find((condition) => condition.type === "Ready");
+    if (
+      after !== undefined &&
+      (before?.status !== after.status || before.reason !== after.reason)
+    ) {
+      await context.recordEvent(
+        object,
+        after.reason.endsWith("NotFound") || status.phase === "Degraded" ? "Warning" : "Normal",
+        after.reason,
+        after.message,
+      );
+    }
+  }
+  // Secrets are not watched (the operator reads only the ones named): look again while missing.
+  return missing.length > 0 ? { requeueAfterMs: 10_000 } : undefined;
+}
