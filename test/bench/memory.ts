@@ -13,7 +13,7 @@ import { produceRecords } from "../../demo/stream-tools.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const sourceShards = 20;
-const maxRecordsPerFetch = 1_000;
+const maxRecordsPerFetch = 500;
 
 export interface DrainResult {
   records: number;

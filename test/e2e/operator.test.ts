@@ -1,0 +1,264 @@
+// The operator against a real API server and controller manager: it turns a job into its
+// objects, rolls on spec changes but not on scale, reports a missing Secret and recovers, writes
+// nothing on a restart, and only the elected replica acts. (No kubelet runs here: processor pods
+// stay Pending, which is what the status then says.)
+import assert from "node:assert/strict";
+import { spawn, type ChildProcess } from "node:child_process";
+import { join } from "node:path";
+import { after, before, describe, test } from "node:test";
+import { crdPath } from "../../operator/api/crd.ts";
+import { freePort } from "../../demo/kinesis-emulator.ts";
+import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+interface Operator {
+  child: ChildProcess;
+  output: () => string;
+  stop(): Promise<void>;
+}
+
+async function startOperator(cluster: ControlPlane, name: string): Promise<Operator> {
+  const child = spawn(process.execPath, [join(import.meta.dirname, "../../operator/main.ts")], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      KUBECONFIG: cluster.kubeconfig,
+      PROCESSOR_IMAGE: "ghcr.io/async-enrichment/async-enrichment:test",
+      POD_NAME: name,
+      POD_NAMESPACE: "default",
+      METRICS_HOST: "127.0.0.1",
+      METRICS_PORT: String(await freePort()),
+    },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+  const exited = new Promise<void>((resolve) =>
+    child.once("exit", () => {
+      resolve();
+    }),
+  );
+  return {
+    child,
+    output: () => output,
+    stop: async () => {
+      if (child.exitCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+const json = <T>(text: string): T => JSON.parse(text) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- callers name the shape
+
+interface Meta {
+  metadata: {
+    resourceVersion: string;
+    ownerReferences?: { kind: string; name: string }[];
+    annotations?: Record<string, string>;
+  };
+}
+interface DeploymentView extends Meta {
+  spec: { replicas: number; template: { metadata: { annotations: Record<string, string> } } };
+}
+interface JobView extends Meta {
+  status?: {
+    phase?: string;
+    observedGeneration?: number;
+    conditions?: { type: string; status: string; reason: string; message: string }[];
+  };
+}
+
+describe("the operator on a real API server", () => {
+  let cluster: ControlPlane;
+  let operator: Operator;
+  const get = <T>(...args: string[]): T => json<T>(cluster.kubectl("get", ...args, "-o", "json")); // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- callers name the shape
+  const exists = (...args: string[]): boolean =>
+    cluster.kubectl("get", ...args, "--ignore-not-found", "-o", "name").trim() !== "";
+  const condition = (type: string) =>
+    get<JobView>("aej", "orders").status?.conditions?.find((entry) => entry.type === type);
+
+  before(async () => {
+    cluster = await startControlPlane({ name: "operator-test" });
+    cluster.installCrds(crdPath);
+    operator = await startOperator(cluster, "operator-a");
+  });
+  after(async () => {
+    await operator.stop();
+    await cluster.stop();
+  });
+
+  test("a job becomes a workload, its RBAC, config and metrics Service, all owned by the job", async () => {
+    cluster.kubectl("apply", "-f", join(import.meta.dirname, "../../examples/minimal-job.yaml"));
+    const deployment = await waitFor(
+      () =>
+        exists("deployment", "orders-processor")
+          ? get<DeploymentView>("deployment", "orders-processor")
+          : undefined,
+      (found) => found !== undefined,
+      { timeoutMs: 30_000, what: "the processor Deployment" },
+    );
+    assert.equal(deployment?.spec.replicas, 2);
+    for (const kind of ["serviceaccount", "role", "rolebinding", "configmap", "service"]) {
+      const name = kind === "service" ? "orders-processor-metrics" : "orders-processor";
+      const object = get<Meta>(kind, name);
+      assert.deepEqual(
+        object.metadata.ownerReferences?.map((owner) => [owner.kind, owner.name]),
+        [["AsyncEnrichmentJob", "orders"]],
+        kind,
+      );
+    }
+    const status = await waitFor(
+      () => get<JobView>("aej", "orders").status,
+      (found) => found?.observedGeneration === 1,
+      {
+        timeoutMs: 30_000,
+        what: "status for generation 1",
+      },
+    );
+    assert.equal(status?.phase, "Pending", "no kubelet runs the pods here");
+    assert.equal(condition("Progressing")?.reason, "RollingOut");
+  });
+
+  test("a spec change rolls the pods; kubectl scale changes replicas without a roll", async () => {
+    const hash = (): string =>
+      get<DeploymentView>("deployment", "orders-processor").spec.template.metadata.annotations[
+        "asyncenrichment.dev/config-hash"
+      ] ?? "";
+    const before = hash();
+    cluster.kubectl("scale", "aej/orders", "--replicas=4");
+    await waitFor(
+      () => get<DeploymentView>("deployment", "orders-processor").spec.replicas,
+      (replicas) => replicas === 4,
+      {
+        timeoutMs: 20_000,
+        what: "4 replicas",
+      },
+    );
+    assert.equal(hash(), before, "scaling does not roll");
+    cluster.kubectl(
+      "patch",
+      "aej",
+      "orders",
+      "--type=merge",
+      "-p",
+      JSON.stringify({ spec: { capacity: 50 } }),
+    );
+    await waitFor(hash, (now) => now !== before, { timeoutMs: 20_000, what: "a new config hash" });
+    assert.match(
+      cluster.kubectl(
+        "get",
+        "configmap",
+        "orders-processor",
+        "-o",
+        "jsonpath={.data.config\\.json}",
+      ),
+      /"capacity": 50/,
+    );
+  });
+
+  test("a missing Secret reports Degraded with that reason, and the job recovers when it appears", async () => {
+    cluster.kubectl(
+      "patch",
+      "aej",
+      "orders",
+      "--type=merge",
+      "-p",
+      JSON.stringify({
+        spec: {
+          endpoint: {
+            url: "http://scoring.shop.svc:8080/score",
+            headers: [
+              {
+                name: "authorization",
+                valueFrom: { secretKeyRef: { name: "scoring-token", key: "token" } },
+              },
+            ],
+          },
+        },
+      }),
+    );
+    const degraded = await waitFor(
+      () => condition("Degraded"),
+      (found) => found?.reason === "SecretNotFound",
+      {
+        timeoutMs: 20_000,
+        what: "Degraded SecretNotFound",
+      },
+    );
+    assert.match(
+      degraded?.message ?? "",
+      /Secret scoring-token \(key token\), referenced by spec\.endpoint\.headers\[0\]\.valueFrom, is missing/,
+    );
+    assert.match(
+      cluster.kubectl("get", "events", "--field-selector", "reason=SecretNotFound"),
+      /SecretNotFound/,
+    );
+    cluster.kubectl("create", "secret", "generic", "scoring-token", "--from-literal=token=s3cr3t");
+    await waitFor(
+      () => condition("Degraded"),
+      (found) => found?.status === "False",
+      { timeoutMs: 30_000, what: "recovery" },
+    );
+    const podSpec = JSON.stringify(get<DeploymentView>("deployment", "orders-processor").spec);
+    assert.doesNotMatch(
+      podSpec + cluster.kubectl("get", "configmap", "orders-processor", "-o", "json"),
+      /s3cr3t/,
+      "no secret value in spec or ConfigMap",
+    );
+  });
+
+  test("a restarted operator writes nothing when nothing changed", async () => {
+    const versions = (): string[] =>
+      ["deployment", "configmap", "role", "rolebinding", "serviceaccount", "aej"].map(
+        (kind) =>
+          get<Meta>(kind, kind === "aej" ? "orders" : "orders-processor").metadata.resourceVersion,
+      );
+    await operator.stop();
+    const before = versions();
+    operator = await startOperator(cluster, "operator-b");
+    await waitFor(operator.output, (output) => output.includes("watching AsyncEnrichmentJobs"), {
+      timeoutMs: 30_000,
+      what: "the new operator to start",
+    });
+    // Give it time for a full reconcile pass; then nothing may have moved.
+    await new Promise((resolve) => setTimeout(resolve, 3_000));
+    assert.deepEqual(versions(), before);
+  });
+
+  test("with two replicas only the leader acts", async () => {
+    const standby = await startOperator(cluster, "operator-c");
+    try {
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+      const holder = cluster.kubectl(
+        "get",
+        "lease",
+        "async-enrichment-operator",
+        "-n",
+        "default",
+        "-o",
+        "jsonpath={.spec.holderIdentity}",
+      );
+      assert.equal(holder, "operator-b");
+      assert.doesNotMatch(standby.output(), /watching AsyncEnrichmentJobs/);
+      await operator.stop();
+      await waitFor(standby.output, (output) => output.includes("watching AsyncEnrichmentJobs"), {
+        timeoutMs: 30_000,
+        what: "the standby to take over once the leader released the Lease",
+      });
+    } finally {
+      operator = standby;
+    }
+  });
+
+  test("deleting the job garbage-collects everything it owned", async () => {
+    cluster.kubectl("delete", "aej", "orders", "--wait=true");
+    await waitFor(
+      () =>
+        ["deployment", "configmap", "role", "rolebinding", "serviceaccount"].filter((kind) =>
+          exists(kind, "orders-processor"),
+        ),
+      (left) => left.length === 0,
+      { timeoutMs: 60_000, what: "owned objects to be deleted" },
+    );
+  });
+});
