@@ -8,6 +8,7 @@ import {
   EventsV1Api,
   KubernetesObjectApi,
   PatchStrategy,
+  V1MicroTime,
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
@@ -175,8 +176,12 @@ export async function startJobController(
       await events.createNamespacedEvent({
         namespace,
         body: {
-          metadata: { generateName: `${job.metadata?.name ?? "job"}.`, namespace },
-          eventTime: new Date(),
+          // Named as client-go names events: the object's name and a hexadecimal timestamp.
+          metadata: {
+            name: `${job.metadata?.name ?? "job"}.${(Date.now() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`,
+            namespace,
+          },
+          eventTime: new V1MicroTime(),
           reportingController: "asyncenrichment.dev/operator",
           reportingInstance: fieldManager,
           action: "Reconcile",

@@ -1,7 +1,7 @@
 // Leader election on a coordination.k8s.io Lease, as client-go's: the leader renews the Lease
 // before it expires; a candidate takes it only once it has expired. Every write carries the
 // resourceVersion it read, so two replicas can never both believe they lead (409 = lost the race).
-import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import { V1MicroTime, type CoordinationV1Api, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { pause } from "../../processor/util/pause.ts";
 
@@ -54,8 +54,11 @@ export async function runLeaderElection(
     const spec = {
       holderIdentity: identity,
       leaseDurationSeconds: options.leaseDurationSeconds,
-      renewTime: now,
-      acquireTime: lease?.spec?.holderIdentity === identity ? lease.spec.acquireTime : now,
+      // MicroTime: the API server refuses a Date serialized with milliseconds only.
+      renewTime: new V1MicroTime(now),
+      acquireTime: new V1MicroTime(
+        lease?.spec?.holderIdentity === identity ? (lease.spec.acquireTime ?? now) : now,
+      ),
       leaseTransitions:
         (lease?.spec?.leaseTransitions ?? 0) + (lease?.spec?.holderIdentity === identity ? 0 : 1),
     };

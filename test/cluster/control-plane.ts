@@ -183,7 +183,8 @@ export async function startControlPlane(options: { name?: string } = {}): Promis
       "--leader-elect=false",
       "--bind-address=127.0.0.1",
       `--secure-port=${await freePort()}`,
-      "--concurrent-gc-syncs=5",
+      // Each controller acts as its own service account, bound by the default RBAC roles.
+      "--use-service-account-credentials=true",
     ]);
     run("kube-scheduler", [
       `--kubeconfig=${join(directory, "scheduler.kubeconfig")}`,
