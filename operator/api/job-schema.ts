@@ -3,10 +3,12 @@
 // the processor come from the processor's own schema, so the two cannot drift apart.
 import { z } from "zod";
 import {
-  responseSchema,
-  retrySchema,
+  endpointFields,
+  headerNameSchema,
+  processingFields,
   startPositionSchema,
   streamIdSchema,
+  withEndpointRules,
 } from "../../processor/config/schema.ts";
 
 export const group = "asyncenrichment.dev";
@@ -32,10 +34,7 @@ export const secretKeySelectorSchema = z
 
 export const jobHeaderSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name")
-      .describe("Header name."),
+    name: headerNameSchema,
     value: z.string().optional().describe("A literal value. Credentials belong in valueFrom."),
     valueFrom: z
       .strictObject({ secretKeyRef: secretKeySelectorSchema })
@@ -85,47 +84,12 @@ export const jobSpecSchema = z
     deadLetter: sinkStreamSchema
       .optional()
       .describe("Where failed records go; required when failurePolicy is deadLetter."),
-    endpoint: z
-      .strictObject({
-        url: z
-          .string()
-          .regex(/^https?:\/\/[^\s/]+/, "expected an http:// or https:// URL")
-          .max(2048)
-          .describe(
-            "The service called for every record. {field} placeholders in the path or query are filled from the record's JSON.",
-          ),
-        method: z.enum(["GET", "POST", "PUT", "PATCH"]).default("POST").describe("HTTP method."),
-        body: z
-          .enum(["record", "none"])
-          .default("record")
-          .describe("record: the record's data is the request body. none: no body (GET lookups)."),
-        contentType: z.string().default("application/json").describe("Content-Type of the body."),
+    endpoint: withEndpointRules(
+      z.strictObject({
+        ...endpointFields,
         headers: z.array(jobHeaderSchema).max(32).default([]).describe("Extra request headers."),
-        timeoutMs: z
-          .number()
-          .int()
-          .min(1)
-          .max(300_000)
-          .default(5_000)
-          .describe("Timeout of each attempt, in milliseconds."),
-        deadlineMs: z
-          .number()
-          .int()
-          .min(1)
-          .max(3_600_000)
-          .default(30_000)
-          .describe("Time for one record across all attempts and backoffs, in milliseconds."),
-        maxResponseBytes: z
-          .number()
-          .int()
-          .min(1)
-          .max(10_485_760)
-          .default(1_048_576)
-          .describe("Larger responses fail the record."),
-        retry: retrySchema,
-        response: responseSchema,
-      })
-      .describe("The HTTP service and how it is called."),
+      }),
+    ).describe("The HTTP service and how it is called."),
     parallelism: z
       .number()
       .int()
@@ -139,27 +103,10 @@ export const jobSpecSchema = z
       .describe(
         "true pauses the job whatever parallelism says, as the Flink Kubernetes Operator's suspended state.",
       ),
-    capacity: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000)
-      .default(10)
-      .describe(
-        "Requests in flight per pod (Flink's capacity). The endpoint sees up to parallelism x capacity.",
-      ),
-    ordering: z
-      .enum(["ordered", "unordered"])
-      .default("ordered")
-      .describe(
-        "ordered: results keep each shard's input order. unordered: emitted as they complete.",
-      ),
-    failurePolicy: z
-      .enum(["deadLetter", "drop", "fail"])
-      .default("deadLetter")
-      .describe(
-        "A record whose call failed goes to the dead-letter stream, is dropped (counted, logged), or fails the pod.",
-      ),
+    ...processingFields,
+    capacity: processingFields.capacity.describe(
+      "Requests in flight per pod (Flink's capacity). The endpoint sees up to parallelism x capacity.",
+    ),
     batching: z
       .strictObject({
         maxRecords: z
@@ -179,13 +126,6 @@ export const jobSpecSchema = z
       })
       .prefault({})
       .describe("How results are batched into PutRecords calls."),
-    checkpointIntervalMs: z
-      .number()
-      .int()
-      .min(100)
-      .max(3_600_000)
-      .default(5_000)
-      .describe("How often each pod writes moved checkpoints, in milliseconds."),
     restartNonce: z
       .string()
       .max(63)

@@ -108,33 +108,32 @@ export async function startJobController(
       relistMs,
     }),
   );
-  const deployments = perNamespace<V1Deployment>(namespaces, (namespace) =>
-    resilientInformer<V1Deployment>({
-      kubeConfig,
-      path: `/apis/apps/v1${prefix(namespace)}/deployments`,
-      list: () =>
-        namespace === undefined
-          ? apps.listDeploymentForAllNamespaces({ labelSelector: managedBy })
-          : apps.listNamespacedDeployment({ namespace, labelSelector: managedBy }),
-      labelSelector: managedBy,
-      onChange: enqueueOwner,
-      logger,
-      relistMs,
-    }),
+  /** Objects the operator manages (by label), whose changes re-queue the job that owns them. */
+  const managed = <T extends KubernetesObject>(
+    resource: string,
+    listAll: () => Promise<{ items: T[] }>,
+    listIn: (namespace: string) => Promise<{ items: T[] }>,
+  ): Cache<T> =>
+    perNamespace<T>(namespaces, (namespace) =>
+      resilientInformer<T>({
+        kubeConfig,
+        path: resource.replace("{namespace}", prefix(namespace)),
+        list: () => (namespace === undefined ? listAll() : listIn(namespace)),
+        labelSelector: managedBy,
+        onChange: enqueueOwner,
+        logger,
+        relistMs,
+      }),
+    );
+  const deployments = managed<V1Deployment>(
+    "/apis/apps/v1{namespace}/deployments",
+    () => apps.listDeploymentForAllNamespaces({ labelSelector: managedBy }),
+    (namespace) => apps.listNamespacedDeployment({ namespace, labelSelector: managedBy }),
   );
-  const pods = perNamespace<V1Pod>(namespaces, (namespace) =>
-    resilientInformer<V1Pod>({
-      kubeConfig,
-      path: `/api/v1${prefix(namespace)}/pods`,
-      list: () =>
-        namespace === undefined
-          ? core.listPodForAllNamespaces({ labelSelector: managedBy })
-          : core.listNamespacedPod({ namespace, labelSelector: managedBy }),
-      labelSelector: managedBy,
-      onChange: enqueueOwner,
-      logger,
-      relistMs,
-    }),
+  const pods = managed<V1Pod>(
+    "/api/v1{namespace}/pods",
+    () => core.listPodForAllNamespaces({ labelSelector: managedBy }),
+    (namespace) => core.listNamespacedPod({ namespace, labelSelector: managedBy }),
   );
 
   const context: ReconcileContext = {

@@ -33,12 +33,14 @@ export const startPositionSchema = z
     "Where a shard without a checkpoint starts: TRIM_HORIZON (oldest record), LATEST, or AT_TIMESTAMP.",
   );
 
+export const headerNameSchema = z
+  .string()
+  .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name")
+  .describe("Header name.");
+
 export const headerSchema = z
   .strictObject({
-    name: z
-      .string()
-      .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, "expected an HTTP header name")
-      .describe("Header name."),
+    name: headerNameSchema,
     value: z.string().optional().describe("A literal value. Never put a credential here."),
     fromEnv: z
       .string()
@@ -92,47 +94,57 @@ export const responseSchema = z
     "replace: the output record is the response body. merge: the input JSON object gains the response JSON under field.",
   );
 
-export const endpointSchema = z
-  .strictObject({
-    url: z
-      .string()
-      .regex(httpUrl, "expected an http:// or https:// URL")
-      .describe(
-        "Endpoint URL. {field} placeholders in the path or query are filled from the record's JSON fields (URL-encoded; a.b for nested fields).",
-      ),
-    method: z.enum(["GET", "POST", "PUT", "PATCH"]).default("POST").describe("HTTP method."),
-    body: z
-      .enum(["record", "none"])
-      .default("record")
-      .describe("record: send the record's data as the body. none: no body (GET lookups)."),
-    contentType: z
-      .string()
-      .default("application/json")
-      .describe("Content-Type of the request body."),
+/** How the endpoint is called; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
+export const endpointFields = {
+  url: z
+    .string()
+    .regex(httpUrl, "expected an http:// or https:// URL")
+    .max(2048)
+    .describe(
+      "Endpoint URL. {field} placeholders in the path or query are filled from the record's JSON fields (URL-encoded; a.b for nested fields).",
+    ),
+  method: z.enum(["GET", "POST", "PUT", "PATCH"]).default("POST").describe("HTTP method."),
+  body: z
+    .enum(["record", "none"])
+    .default("record")
+    .describe("record: send the record's data as the body. none: no body (GET lookups)."),
+  contentType: z.string().default("application/json").describe("Content-Type of the request body."),
+  timeoutMs: milliseconds(1, 300_000).default(5_000).describe("Timeout of each attempt."),
+  deadlineMs: milliseconds(1, 3_600_000)
+    .default(30_000)
+    .describe("Time for one record across all attempts and backoffs; then it has failed."),
+  maxResponseBytes: z
+    .number()
+    .int()
+    .min(1)
+    .max(10 * MiB)
+    .default(1 * MiB)
+    .describe("Larger responses fail the record (not retried)."),
+  retry: retrySchema,
+  response: responseSchema,
+};
+
+/** The rules across endpoint fields, which JSON Schema cannot state (the CRD restates them in CEL). */
+export function withEndpointRules<
+  T extends z.ZodType<{ deadlineMs: number; timeoutMs: number; method: string; body: string }>,
+>(schema: T) {
+  return schema
+    .refine((endpoint) => endpoint.deadlineMs >= endpoint.timeoutMs, {
+      message: "deadlineMs must be at least timeoutMs",
+      path: ["deadlineMs"],
+    })
+    .refine((endpoint) => !(endpoint.method === "GET" && endpoint.body === "record"), {
+      message: 'a GET request carries no body: set body to "none"',
+      path: ["body"],
+    });
+}
+
+export const endpointSchema = withEndpointRules(
+  z.strictObject({
+    ...endpointFields,
     headers: z.array(headerSchema).default([]).describe("Extra request headers."),
-    timeoutMs: milliseconds(1, 300_000).default(5_000).describe("Timeout of each attempt."),
-    deadlineMs: milliseconds(1, 3_600_000)
-      .default(30_000)
-      .describe("Time for one record across all attempts and backoffs; then it has failed."),
-    maxResponseBytes: z
-      .number()
-      .int()
-      .min(1)
-      .max(10 * MiB)
-      .default(1 * MiB)
-      .describe("Larger responses fail the record (not retried)."),
-    retry: retrySchema,
-    response: responseSchema,
-  })
-  .refine((endpoint) => endpoint.deadlineMs >= endpoint.timeoutMs, {
-    message: "deadlineMs must be at least timeoutMs",
-    path: ["deadlineMs"],
-  })
-  .refine((endpoint) => !(endpoint.method === "GET" && endpoint.body === "record"), {
-    message: 'a GET request carries no body: set body to "none"',
-    path: ["body"],
-  })
-  .describe("The HTTP service called once per record.");
+  }),
+).describe("The HTTP service called once per record.");
 
 export const sinkSchema = z
   .strictObject({
@@ -184,6 +196,32 @@ export const sinkSchema = z
   })
   .describe("A Kinesis stream written with PutRecords.");
 
+/** How records are processed; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
+export const processingFields = {
+  capacity: z
+    .number()
+    .int()
+    .min(1)
+    .max(10_000)
+    .default(10)
+    .describe("Most requests in flight in this processor (Flink's capacity)."),
+  ordering: z
+    .enum(["ordered", "unordered"])
+    .default("ordered")
+    .describe(
+      "ordered: results leave in each shard's input order (orderedWait). unordered: as they complete (unorderedWait).",
+    ),
+  failurePolicy: z
+    .enum(["deadLetter", "drop", "fail"])
+    .default("deadLetter")
+    .describe(
+      "What happens to a record whose call failed: deadLetter stream, drop (metric and log line), or fail the job.",
+    ),
+  checkpointIntervalMs: milliseconds(100, 3_600_000)
+    .default(5_000)
+    .describe("How often moved checkpoints are written."),
+};
+
 export const processorConfigSchema = z
   .strictObject({
     jobName: z.string().min(1).default("local").describe("Job name, on every log line and metric."),
@@ -229,28 +267,7 @@ export const processorConfigSchema = z
       .optional()
       .describe("Where failed records go (failurePolicy deadLetter)."),
     endpoint: endpointSchema,
-    capacity: z
-      .number()
-      .int()
-      .min(1)
-      .max(10_000)
-      .default(10)
-      .describe("Most requests in flight in this processor (Flink's capacity)."),
-    ordering: z
-      .enum(["ordered", "unordered"])
-      .default("ordered")
-      .describe(
-        "ordered: results leave in each shard's input order (orderedWait). unordered: as they complete (unorderedWait).",
-      ),
-    failurePolicy: z
-      .enum(["deadLetter", "drop", "fail"])
-      .default("deadLetter")
-      .describe(
-        "What happens to a record whose call failed: deadLetter stream, drop (metric and log line), or fail the job.",
-      ),
-    checkpointIntervalMs: milliseconds(100, 3_600_000)
-      .default(5_000)
-      .describe("How often moved checkpoints are written."),
+    ...processingFields,
     shutdownGraceMs: milliseconds(0, 3_600_000)
       .default(25_000)
       .describe("Time to drain on SIGTERM; keep it below the pod's terminationGracePeriodSeconds."),

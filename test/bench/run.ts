@@ -30,8 +30,7 @@ const verdict = (ratio: number, target: number): string =>
 const body = Buffer.from(JSON.stringify({ id: 1, customer: "c-1" }));
 const sections: string[] = [];
 
-say("starting the Kinesis emulator and the endpoints");
-const emulator = await startKinesisEmulator();
+say("starting the endpoints (the Kinesis emulator starts fresh for each run)");
 const slow = await startEndpointProcess(latencyMs);
 const fast = await startEndpointProcess(0);
 try {
@@ -42,14 +41,17 @@ try {
     say(
       `capacity ${capacity}: processor over the emulator, then a bare undici loop (${windowMs} ms windows)`,
     );
+    // A fresh emulator per run: kinesis-local slows down as it holds more records, which would
+    // otherwise weigh on the later (higher capacity) runs.
+    const runEmulator = await startKinesisEmulator();
     const processor = await processorSteadyRate(
-      emulator,
+      runEmulator,
       `${slow.url}/enrich`,
       capacity,
       latencyMs,
       windowMs,
       warmupMs,
-    );
+    ).finally(() => runEmulator.stop());
     const bare = await bareUndiciRate(`${slow.url}/enrich`, capacity, body, windowMs, warmupMs);
     const bound = capacity / (processor.meanLatencyMs / 1000);
     points.push({
@@ -171,5 +173,4 @@ try {
 } finally {
   await slow.stop();
   await fast.stop();
-  await emulator.stop();
 }
