@@ -31,6 +31,12 @@ const reconcileSeconds = new Histogram({
   help: "Duration of successful reconciles.",
   registers: [registry],
 });
+const writes = new Counter({
+  name: "aej_operator_writes_total",
+  help: "Writes to the API server (server-side apply, status), by kind.",
+  labelNames: ["kind"] as const,
+  registers: [registry],
+});
 const leader = new Gauge({
   name: "aej_operator_leader",
   help: "1 while this replica is the leader.",
@@ -82,6 +88,9 @@ await runLeaderElection(
         bindToPodIp: settings.BIND_PROCESSORS_TO_POD_IP,
       },
       logger,
+      onWrite: (kind) => {
+        writes.labels(kind).inc();
+      },
       onReconciled: (_key, result, seconds) => {
         reconciles.labels(result).inc();
         if (result === "success") reconcileSeconds.observe(seconds);

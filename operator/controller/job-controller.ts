@@ -33,6 +33,8 @@ export interface JobControllerOptions {
   workers?: number;
   resyncMs?: number;
   onReconciled?: (key: string, outcome: "success" | "error", seconds: number) => void;
+  /** Called for every write to the API server (apply, status), by kind: what a resync must not do. */
+  onWrite?: (kind: string) => void;
 }
 
 const managedBy = "app.kubernetes.io/managed-by=async-enrichment-operator";
@@ -141,7 +143,7 @@ export async function startJobController(
     deployments,
     pods,
     objects,
-    applier: createApplier(objects),
+    applier: createApplier(objects, options.onWrite),
     async readSecret(namespace, name) {
       try {
         return await core.readNamespacedSecret({ name, namespace });
@@ -169,6 +171,7 @@ export async function startJobController(
         },
         setHeaderOptions("Content-Type", PatchStrategy.ServerSideApply),
       );
+      options.onWrite?.(`${kind}/status`);
     },
     async recordEvent(job, type, reason, message) {
       const namespace = job.metadata?.namespace ?? "";

@@ -34,11 +34,12 @@ export function isSubset(desired: unknown, live: unknown): boolean {
 export interface Applier {
   /** Applies when the live object (from a cache, or undefined) differs; returns whether it wrote. */
   apply(desired: KubernetesObject, live: KubernetesObject | undefined): Promise<boolean>;
-  readonly writes: number;
 }
 
-export function createApplier(client: KubernetesObjectApi): Applier {
-  let writes = 0;
+export function createApplier(
+  client: KubernetesObjectApi,
+  onWrite: (kind: string) => void = () => undefined,
+): Applier {
   return {
     async apply(desired, live) {
       // Objects listed by an informer carry no apiVersion and kind: compare the rest.
@@ -52,11 +53,8 @@ export function createApplier(client: KubernetesObjectApi): Applier {
         true,
         PatchStrategy.ServerSideApply,
       );
-      writes++;
+      onWrite(desired.kind ?? "");
       return true;
-    },
-    get writes() {
-      return writes;
     },
   };
 }

@@ -1,6 +1,7 @@
 // The reconciler of one AsyncEnrichmentJob, as controller-runtime's: read the job, compute the
 // desired objects with pure builders, apply those that differ, observe what runs, write the
 // status once at the end if it changed. Level-based: running it twice in a row writes nothing.
+import { isDeepStrictEqual } from "node:util";
 import type {
   KubernetesObject,
   KubernetesObjectApi,
@@ -141,8 +142,8 @@ function observe(
   };
 }
 
-const sameStatus = (a: JobStatus | undefined, b: JobStatus): boolean =>
-  JSON.stringify(a) === JSON.stringify(b);
+// Deep equality regardless of key order: the API server returns keys in its own order.
+const sameStatus = (a: JobStatus | undefined, b: JobStatus): boolean => isDeepStrictEqual(a, b);
 
 export async function reconcileJob(
   context: ReconcileContext,
