@@ -29,6 +29,11 @@ const verdict = (ratio: number, target: number): string =>
   ratio >= target ? `PASS (target ≥ ${target})` : `BELOW TARGET (${target})`;
 const body = Buffer.from(JSON.stringify({ id: 1, customer: "c-1" }));
 const sections: string[] = [];
+/** Keeps a finished section, and shows it at once: a long run stopped midway still tells something. */
+const addSection = (section: string): void => {
+  sections.push(section);
+  say(`\n${section}\n`);
+};
 
 say("starting the endpoints (the Kinesis emulator starts fresh for each run)");
 const slow = await startEndpointProcess(latencyMs);
@@ -75,7 +80,7 @@ try {
   }
   const minLittle = Math.min(...rows.map((row) => Number(row[4])));
   const minBare = Math.min(...rows.map((row) => Number(row[6])));
-  sections.push(
+  addSection(
     `## Little's-law efficiency (endpoint latency ${latencyMs} ms, unordered)\n\n` +
       markdownTable(
         [
@@ -96,7 +101,7 @@ try {
   const rate = (capacity: number): number =>
     points.find((point) => point.capacity === capacity)?.measured ?? Number.NaN;
   const speedUp = rate(10) / rate(1);
-  sections.push(
+  addSection(
     `## Sync against async\n\nCapacity 1 (the AWS sample's synchronous Map): ${rate(1).toFixed(1)} records/s. Capacity 10: ${rate(10).toFixed(1)} records/s. Speed-up ${speedUp.toFixed(2)}x, ${verdict(speedUp, 9)}.`,
   );
 
@@ -123,7 +128,7 @@ try {
     ]);
   }
   const overhead = overheadRows.map((row) => Number(row[3])).sort((a, b) => a - b)[1] ?? Number.NaN;
-  sections.push(
+  addSection(
     `## Engine overhead (zero-latency loopback endpoint, in-memory source and sink, concurrency ${concurrency})\n\n` +
       markdownTable(
         ["round", "bare undici records/s", "processor loop records/s", "ratio"],
@@ -157,7 +162,7 @@ try {
       ]);
     }
     const peak = Number(memoryRows.at(-1)?.[3]);
-    sections.push(
+    addSection(
       `## Memory while draining a backlog (capacity 100)\n\n` +
         markdownTable(["backlog records", "seconds", "records/s", "peak RSS MiB"], memoryRows) +
         `\n\nSource stream of 20 shards, maxRecordsPerFetch 500: readers hold at most 10,000 records. Peak RSS at ${backlog} records: ${peak.toFixed(1)} MiB, ${peak < 200 ? "PASS (target < 200 MiB)" : "ABOVE TARGET (200 MiB)"}. A tenfold backlog should barely move it: memory follows capacity and batch sizes, not the backlog.`,
