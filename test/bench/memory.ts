@@ -26,6 +26,8 @@ export async function drainBacklog(
   endpointUrl: string,
   records: number,
   capacity: number,
+  /** The heap the processor gets, as a pod's memory limit would size it. */
+  nodeOptions: string,
   progress: (line: string) => void,
 ): Promise<DrainResult> {
   const names = { source: `drain-source-${records}`, sink: `drain-sink-${records}` };
@@ -68,6 +70,7 @@ export async function drainBacklog(
     {
       env: {
         PATH: process.env.PATH ?? "",
+        NODE_OPTIONS: nodeOptions,
         AWS_ACCESS_KEY_ID: emulatorCredentials.accessKeyId,
         AWS_SECRET_ACCESS_KEY: emulatorCredentials.secretAccessKey,
       },
