@@ -174,7 +174,7 @@ try {
 
   const docs = join(import.meta.dirname, "../../docs");
   mkdirSync(docs, { recursive: true });
-  const report = `# Benchmarks\n\nWritten by \`npm run bench\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, ${process.arch}, Node ${process.version}, 2 shared cores). Figures are ratios of quantities measured side by side in the same run.\n\n${sections.join("\n\n")}\n`;
+  const report = `# Benchmarks\n\nWritten by \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, ${process.arch}, Node ${process.version}, 2 shared cores). Figures are ratios of quantities measured side by side in the same run.\n\n${sections.join("\n\n")}\n`;
   writeFileSync(join(docs, "benchmarks.md"), report);
   writeFileSync(join(docs, "littles-law.svg"), littlesLawSvg(points, latencyMs));
   process.stdout.write(`${report}\nwritten to docs/benchmarks.md and docs/littles-law.svg\n`);
