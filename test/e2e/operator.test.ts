@@ -78,6 +78,8 @@ describe("the operator on a real API server", () => {
   const get = <T>(...args: string[]): T => json<T>(cluster.kubectl("get", ...args, "-o", "json")); // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- callers name the shape
   const exists = (...args: string[]): boolean =>
     cluster.kubectl("get", ...args, "--ignore-not-found", "-o", "name").trim() !== "";
+  const patchJob = (spec: Record<string, unknown>): string =>
+    cluster.kubectl("patch", "aej", "orders", "--type=merge", "-p", JSON.stringify({ spec }));
   const condition = (type: string) =>
     get<JobView>("aej", "orders").status?.conditions?.find((entry) => entry.type === type);
 
@@ -139,14 +141,7 @@ describe("the operator on a real API server", () => {
       },
     );
     assert.equal(hash(), before, "scaling does not roll");
-    cluster.kubectl(
-      "patch",
-      "aej",
-      "orders",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { capacity: 50 } }),
-    );
+    patchJob({ capacity: 50 });
     await waitFor(hash, (now) => now !== before, { timeoutMs: 20_000, what: "a new config hash" });
     assert.match(
       cluster.kubectl(
@@ -161,26 +156,17 @@ describe("the operator on a real API server", () => {
   });
 
   test("a missing Secret reports Degraded with that reason, and the job recovers when it appears", async () => {
-    cluster.kubectl(
-      "patch",
-      "aej",
-      "orders",
-      "--type=merge",
-      "-p",
-      JSON.stringify({
-        spec: {
-          endpoint: {
-            url: "http://scoring.shop.svc:8080/score",
-            headers: [
-              {
-                name: "authorization",
-                valueFrom: { secretKeyRef: { name: "scoring-token", key: "token" } },
-              },
-            ],
+    patchJob({
+      endpoint: {
+        url: "http://scoring.shop.svc:8080/score",
+        headers: [
+          {
+            name: "authorization",
+            valueFrom: { secretKeyRef: { name: "scoring-token", key: "token" } },
           },
-        },
-      }),
-    );
+        ],
+      },
+    });
     const degraded = await waitFor(
       () => condition("Degraded"),
       (found) => found?.reason === "SecretNotFound",
@@ -214,14 +200,7 @@ describe("the operator on a real API server", () => {
   test("a restarted operator reconciles every job and writes nothing when nothing changed", async () => {
     // Suspended, the workload settles at 0 replicas: no controller keeps changing what the
     // operator observes (without a kubelet, a rollout of Pending pods would go on and on).
-    cluster.kubectl(
-      "patch",
-      "aej",
-      "orders",
-      "--type=merge",
-      "-p",
-      JSON.stringify({ spec: { suspend: true } }),
-    );
+    patchJob({ suspend: true });
     await waitFor(
       () => condition("Progressing"),
       (found) => found?.reason === "Paused",

@@ -1,7 +1,7 @@
 // The processor against the real Kinesis emulator and a real HTTP endpoint, when nothing fails.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { SplitShardCommand } from "@aws-sdk/client-kinesis";
+import { DescribeStreamSummaryCommand, SplitShardCommand } from "@aws-sdk/client-kinesis";
 import { startDemoEndpoint, type DemoEndpoint } from "../../demo/endpoint.ts";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import { createMemoryCheckpointStore, SHARD_END } from "../../processor/checkpoint/store.ts";
@@ -134,11 +134,6 @@ describe("end to end against the Kinesis emulator", () => {
       {
         endpoint: { url: endpoint.url },
         capacity: 20,
-        source: {
-          stream: streams.source,
-          idleTimeBetweenReadsMs: 200,
-          shardDiscoveryIntervalMs: 1_000,
-        },
       },
       { checkpointStore: store },
     );
@@ -154,7 +149,7 @@ describe("end to end against the Kinesis emulator", () => {
       async () =>
         (
           await emulator.client.send(
-            new (await import("@aws-sdk/client-kinesis")).DescribeStreamSummaryCommand({
+            new DescribeStreamSummaryCommand({
               StreamName: streams.source,
             }),
           )
