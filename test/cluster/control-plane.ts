@@ -1,160 +1,127 @@
 // A real Kubernetes control plane on loopback, as controller-runtime's envtest runs one: etcd,
-// kube-apiserver (RBAC and Node authorization, service-account token signing), the controller
-// manager (garbage collection, Deployments, ReplicaSets, service accounts) and the scheduler.
-// Binaries come from build.sh (built once, cached outside the clone). Start is awaited on
-// /readyz, never on a sleep; stop ends every process, also after a failed start.
-import { execFileSync, spawn, type ChildProcess } from "node:child_process";
-import { generateKeyPairSync, randomBytes } from "node:crypto";
-import { mkdirSync, openSync, rmSync, writeFileSync } from "node:fs";
+// kube-apiserver (RBAC and Node authorization, NodeRestriction, service-account token signing), the
+// controller manager (garbage collection, Deployments, ReplicaSets, StatefulSets, service accounts,
+// node lifecycle) and the scheduler. Binaries come from build.sh (built once, cached outside the
+// clone). Start is awaited on /readyz and the default service account, never on a sleep; stop ends
+// every process, also after a failed start. Pods need a kubelet too: see kubelet/kubelet.ts.
+import { execFile, execFileSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { Agent, fetch } from "undici";
+import { promisify } from "node:util";
+import { Agent, request } from "undici";
 import { freePort } from "../../demo/kinesis-emulator.ts";
+import { controlPlaneBinaries } from "./binaries.ts";
+import { createKubeApi } from "./kube-api.ts";
+import { writeKubeconfig } from "./kubeconfig.ts";
+import { spawnOwned } from "./owned-process.ts";
+import { clusterStateRoot } from "./paths.ts";
+import { createPki } from "./pki.ts";
+import { waitUntil, type Watched } from "./wait-until.ts";
 
-const repository = join(import.meta.dirname, "../..");
+const execFileAsync = promisify(execFile);
 
 export interface ControlPlane {
-  /** Admin kubeconfig (system:masters). */
+  /** Admin kubeconfig (group system:masters). */
   kubeconfig: string;
+  /** https://127.0.0.1:<port> */
   server: string;
+  port: number;
+  /** The CA that signed the API server's certificate (a pod's service-account ca.crt). */
+  caFile: string;
+  /** Folder of the built binaries (kubectl, helm, ...). */
   bin: string;
-  /** Runs the control plane's kubectl with the admin kubeconfig; returns stdout. */
+  /** This run's folder: certificates, kubeconfigs, etcd data, one log per process. */
+  directory: string;
+  /** Process ids by component, for `cluster:down` and for a look with ps. */
+  pids: Record<string, number>;
+  /**
+   * Runs the control plane's kubectl with the admin kubeconfig; returns stdout. Synchronous: it
+   * blocks the event loop, so with a kubelet in the same process use kubectlAsync.
+   */
   kubectl(...args: string[]): string;
+  kubectlAsync(...args: string[]): Promise<string>;
+  /** Runs the control plane's helm with the admin kubeconfig; returns stdout. */
+  helm(...args: string[]): Promise<string>;
   /** Installs CRDs from a file and waits until they are served (and kubectl knows them). */
   installCrds(file: string): void;
   stop(): Promise<void>;
 }
 
-/** Builds (or finds in the cache) the control-plane binaries; returns their directory. */
-export function controlPlaneBinaries(): string {
-  const output = execFileSync("bash", [join(import.meta.dirname, "build.sh")], {
-    encoding: "utf8",
-    stdio: ["ignore", "pipe", "inherit"],
-    maxBuffer: 64 * 1024 * 1024,
-  });
-  return output.trim().split("\n").at(-1) ?? "";
+export interface ControlPlaneOptions {
+  /** Names the run's folder under .cache/cluster/ (default run-<pid>); it is emptied first. */
+  name?: string;
 }
 
-function kubeconfigFor(server: string, user: string, token: string): string {
-  return JSON.stringify({
-    apiVersion: "v1",
-    kind: "Config",
-    clusters: [{ name: "test", cluster: { server, "insecure-skip-tls-verify": true } }],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: "test", context: { cluster: "test", user, namespace: "default" } }],
-    "current-context": "test",
-  });
-}
-
-async function waitReady(
-  url: string,
-  token: string,
-  processes: ChildProcess[],
-  timeoutMs: number,
-): Promise<void> {
-  const dispatcher = new Agent({ connect: { rejectUnauthorized: false } });
-  const deadline = Date.now() + timeoutMs;
-  let last = "no answer";
-  try {
-    while (Date.now() < deadline) {
-      const exited = processes.find((child) => child.exitCode !== null);
-      if (exited !== undefined)
-        throw new Error(
-          `${exited.spawnargs[0] ?? "a process"} exited with ${String(exited.exitCode)}`,
-        );
-      try {
-        const response = await fetch(url, {
-          headers: { authorization: `Bearer ${token}` },
-          dispatcher,
-        });
-        last = `${response.status} ${await response.text()}`;
-        if (response.ok) return;
-      } catch (error) {
-        last = String(error);
-      }
-      await new Promise((resolve) => setTimeout(resolve, 200));
-    }
-    throw new Error(`${url} not ready within ${timeoutMs} ms; last answer: ${last}`);
-  } finally {
-    await dispatcher.close();
-  }
-}
-
-export async function startControlPlane(options: { name?: string } = {}): Promise<ControlPlane> {
+export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bin = controlPlaneBinaries();
-  const directory = join(repository, ".cache/cluster", options.name ?? `run-${process.pid}`);
+  const directory = join(clusterStateRoot, options.name ?? `run-${process.pid}`);
   rmSync(directory, { recursive: true, force: true });
   mkdirSync(directory, { recursive: true });
-  const [etcdPort, peerPort, apiPort] = [await freePort(), await freePort(), await freePort()];
-  const server = `https://127.0.0.1:${apiPort}`;
-  const tokens = {
-    admin: randomBytes(16).toString("hex"),
-    controllerManager: randomBytes(16).toString("hex"),
-    scheduler: randomBytes(16).toString("hex"),
-  };
+  const file = (name: string): string => join(directory, name);
+
+  const [etcdPort, peerPort, port, managerPort, schedulerPort] = [
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+    await freePort(),
+  ];
+  const server = `https://127.0.0.1:${port}`;
+  const pki = createPki(directory);
+  const ca = readFileSync(pki.caCert, "utf8");
+  const token = (): string => randomBytes(24).toString("hex");
+  const tokens = { admin: token(), manager: token(), scheduler: token() };
+  // A static token file keeps the three identities simple; kubelets impersonate their node.
   writeFileSync(
-    join(directory, "tokens.csv"),
+    file("tokens.csv"),
     [
       `${tokens.admin},admin,admin,system:masters`,
-      `${tokens.controllerManager},system:kube-controller-manager,controller-manager`,
-      `${tokens.scheduler},system:kube-scheduler,scheduler`,
+      `${tokens.manager},system:kube-controller-manager,kube-controller-manager`,
+      `${tokens.scheduler},system:kube-scheduler,kube-scheduler`,
     ].join("\n"),
+    { mode: 0o600 },
   );
-  const serviceAccountKey = generateKeyPairSync("rsa", { modulusLength: 2048 });
-  writeFileSync(
-    join(directory, "sa.key"),
-    serviceAccountKey.privateKey.export({ type: "pkcs1", format: "pem" }),
-  );
-  writeFileSync(
-    join(directory, "sa.pub"),
-    serviceAccountKey.publicKey.export({ type: "spki", format: "pem" }),
-  );
-  const kubeconfig = join(directory, "admin.kubeconfig");
-  writeFileSync(kubeconfig, kubeconfigFor(server, "admin", tokens.admin));
-  writeFileSync(
-    join(directory, "controller-manager.kubeconfig"),
-    kubeconfigFor(server, "system:kube-controller-manager", tokens.controllerManager),
-  );
-  writeFileSync(
-    join(directory, "scheduler.kubeconfig"),
-    kubeconfigFor(server, "system:kube-scheduler", tokens.scheduler),
-  );
+  const kubeconfig = file("admin.kubeconfig");
+  writeKubeconfig(kubeconfig, "admin", { server, ca, token: tokens.admin });
+  writeKubeconfig(file("controller-manager.kubeconfig"), "system:kube-controller-manager", {
+    server,
+    ca,
+    token: tokens.manager,
+  });
+  writeKubeconfig(file("scheduler.kubeconfig"), "system:kube-scheduler", {
+    server,
+    ca,
+    token: tokens.scheduler,
+  });
 
-  const processes: ChildProcess[] = [];
-  const run = (name: string, args: string[]): ChildProcess => {
-    const log = openSync(join(directory, `${name}.log`), "a");
-    const child = spawn(join(bin, name), args, { stdio: ["ignore", log, log] });
-    processes.push(child);
-    return child;
+  const watched: Watched[] = [];
+  const run = (name: string, args: string[]): void => {
+    const log = file(`${name}.log`);
+    const output = openSync(log, "a");
+    watched.push({
+      name,
+      log,
+      process: spawnOwned(join(bin, name), args, { stdio: ["ignore", output, output] }),
+    });
   };
   const stop = async (): Promise<void> => {
-    await Promise.all(
-      processes.reverse().map(
-        (child) =>
-          new Promise<void>((resolve) => {
-            if (child.exitCode !== null || child.signalCode !== null) {
-              resolve();
-              return;
-            }
-            const kill = setTimeout(() => child.kill("SIGKILL"), 5_000);
-            child.once("exit", () => {
-              clearTimeout(kill);
-              resolve();
-            });
-            child.kill("SIGTERM");
-          }),
-      ),
-    );
+    // Clients first, etcd last, so nothing logs a storm of connection errors on the way down.
+    for (const { process } of [...watched].reverse()) await process.stop(3_000);
   };
 
+  const admin = createKubeApi({ server, ca, token: tokens.admin });
+  const probes = new Agent({ connect: { ca } });
   try {
     run("etcd", [
       "--name=default",
-      `--data-dir=${join(directory, "etcd")}`,
+      `--data-dir=${file("etcd")}`,
       `--listen-client-urls=http://127.0.0.1:${etcdPort}`,
       `--advertise-client-urls=http://127.0.0.1:${etcdPort}`,
       `--listen-peer-urls=http://127.0.0.1:${peerPort}`,
       `--initial-advertise-peer-urls=http://127.0.0.1:${peerPort}`,
       `--initial-cluster=default=http://127.0.0.1:${peerPort}`,
+      // Test data is thrown away; fsync only costs time.
       "--unsafe-no-fsync=true",
       "--log-level=warn",
     ]);
@@ -162,56 +129,126 @@ export async function startControlPlane(options: { name?: string } = {}): Promis
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
       "--bind-address=127.0.0.1",
       "--advertise-address=127.0.0.1",
-      `--secure-port=${apiPort}`,
-      `--cert-dir=${join(directory, "apiserver-certs")}`,
-      `--token-auth-file=${join(directory, "tokens.csv")}`,
+      `--secure-port=${port}`,
+      `--tls-cert-file=${pki.servingCert}`,
+      `--tls-private-key-file=${pki.servingKey}`,
+      `--token-auth-file=${file("tokens.csv")}`,
       "--authorization-mode=Node,RBAC",
-      "--service-account-issuer=https://kubernetes.default.svc",
-      `--service-account-key-file=${join(directory, "sa.pub")}`,
-      `--service-account-signing-key-file=${join(directory, "sa.key")}`,
+      // On top of the default plugins: a node may only touch itself and its own pods.
+      "--enable-admission-plugins=NodeRestriction",
+      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+      `--service-account-key-file=${pki.serviceAccountPublicKey}`,
+      `--service-account-signing-key-file=${pki.serviceAccountKey}`,
       "--service-cluster-ip-range=10.96.0.0/16",
       "--allow-privileged=true",
+      // Test nodes' host names do not resolve; `kubectl logs` reaches kubelets by address.
+      "--kubelet-preferred-address-types=InternalIP",
+      // No kubelet proxies Services here; the `kubernetes` Service's endpoints would be a lie.
       "--endpoint-reconciler-type=none",
     ]);
-    await waitReady(`${server}/readyz`, tokens.admin, processes, 60_000);
+    await waitUntil(
+      "the API server's /readyz",
+      async () => {
+        const response = await request(`${server}/readyz`, {
+          headers: { authorization: `Bearer ${tokens.admin}` },
+          dispatcher: probes,
+        });
+        const text = await response.body.text();
+        if (response.statusCode !== 200) throw new Error(`${response.statusCode} ${text}`);
+        return true;
+      },
+      { timeoutMs: 60_000, watched },
+    );
+    const managerConfig = file("controller-manager.kubeconfig");
     run("kube-controller-manager", [
-      `--kubeconfig=${join(directory, "controller-manager.kubeconfig")}`,
-      `--authentication-kubeconfig=${join(directory, "controller-manager.kubeconfig")}`,
-      `--authorization-kubeconfig=${join(directory, "controller-manager.kubeconfig")}`,
-      `--service-account-private-key-file=${join(directory, "sa.key")}`,
-      "--controllers=*,-nodeipam,-nodelifecycle,-cloud-node-lifecycle,-route,-service",
+      `--kubeconfig=${managerConfig}`,
+      `--authentication-kubeconfig=${managerConfig}`,
+      `--authorization-kubeconfig=${managerConfig}`,
+      `--service-account-private-key-file=${pki.serviceAccountKey}`,
+      // Published to every namespace as the kube-root-ca.crt ConfigMap, which pods mount.
+      `--root-ca-file=${pki.caCert}`,
+      // Everything but the cloud and IPAM controllers; node lifecycle lifts the not-ready taint.
+      "--controllers=*,-nodeipam,-cloud-node-lifecycle,-route,-service",
       "--leader-elect=false",
       "--bind-address=127.0.0.1",
-      `--secure-port=${await freePort()}`,
+      `--secure-port=${managerPort}`,
       // Each controller acts as its own service account, bound by the default RBAC roles.
       "--use-service-account-credentials=true",
     ]);
+    const schedulerConfig = file("scheduler.kubeconfig");
     run("kube-scheduler", [
-      `--kubeconfig=${join(directory, "scheduler.kubeconfig")}`,
-      `--authentication-kubeconfig=${join(directory, "scheduler.kubeconfig")}`,
-      `--authorization-kubeconfig=${join(directory, "scheduler.kubeconfig")}`,
+      `--kubeconfig=${schedulerConfig}`,
+      `--authentication-kubeconfig=${schedulerConfig}`,
+      `--authorization-kubeconfig=${schedulerConfig}`,
       "--leader-elect=false",
       "--bind-address=127.0.0.1",
-      `--secure-port=${await freePort()}`,
+      `--secure-port=${schedulerPort}`,
     ]);
+    // Pods cannot be created before their service account exists; the token controller makes it.
+    await waitUntil(
+      "the default service account",
+      () => admin.find("/api/v1/namespaces/default/serviceaccounts/default"),
+      { timeoutMs: 60_000, watched },
+    );
   } catch (error) {
     await stop();
     throw error;
+  } finally {
+    await Promise.all([admin.close(), probes.close()]);
   }
+
+  const pids = Object.fromEntries(
+    watched.map(({ name, process }) => [name, process.child.pid ?? -1]),
+  );
+  const kubectlArgs = (args: string[]): string[] => [
+    `--kubeconfig=${kubeconfig}`,
+    `--cache-dir=${file("kubectl-cache")}`,
+    ...args,
+  ];
   const kubectl = (...args: string[]): string =>
-    execFileSync(
-      join(bin, "kubectl"),
-      [`--kubeconfig=${kubeconfig}`, `--cache-dir=${join(directory, "kubectl-cache")}`, ...args],
-      {
+    execFileSync(join(bin, "kubectl"), kubectlArgs(args), {
+      encoding: "utf8",
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+  const kubectlAsync = async (...args: string[]): Promise<string> =>
+    (
+      await execFileAsync(join(bin, "kubectl"), kubectlArgs(args), {
         encoding: "utf8",
-        stdio: ["ignore", "pipe", "pipe"],
-      },
-    );
-  const installCrds = (file: string): void => {
-    kubectl("apply", "-f", file);
-    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", file);
+        maxBuffer: 64 * 1024 * 1024,
+      })
+    ).stdout;
+  const helmHome = file("helm");
+  const helm = async (...args: string[]): Promise<string> =>
+    (
+      await execFileAsync(join(bin, "helm"), [`--kubeconfig=${kubeconfig}`, ...args], {
+        encoding: "utf8",
+        // Keep helm's cache, config and data in this run's folder, not the user's home.
+        env: {
+          ...process.env,
+          HELM_CACHE_HOME: join(helmHome, "cache"),
+          HELM_CONFIG_HOME: join(helmHome, "config"),
+          HELM_DATA_HOME: join(helmHome, "data"),
+        },
+      })
+    ).stdout;
+  const installCrds = (crds: string): void => {
+    kubectl("apply", "-f", crds);
+    kubectl("wait", "--for=condition=Established", "--timeout=60s", "-f", crds);
     // kubectl caches discovery; drop it so the new kinds and short names are known at once.
-    rmSync(join(directory, "kubectl-cache"), { recursive: true, force: true });
+    rmSync(file("kubectl-cache"), { recursive: true, force: true });
   };
-  return { kubeconfig, server, bin, kubectl, installCrds, stop };
+  return {
+    kubeconfig,
+    server,
+    port,
+    caFile: pki.caCert,
+    bin,
+    directory,
+    pids,
+    kubectl,
+    kubectlAsync,
+    helm,
+    installCrds,
+    stop,
+  };
 }

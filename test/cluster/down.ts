@@ -1,24 +1,18 @@
-// `npm run cluster:down`: stops the control plane that cluster:up started, and every process of it.
-import { existsSync, readFileSync, rmSync } from "node:fs";
-import { join } from "node:path";
+// `npm run cluster:down`: stops what cluster:up started: the serving process ends the kubelet's
+// pods and the control plane gracefully; anything still alive after 30 s is killed by pid.
+import { clearState, isAlive, readState } from "./cluster-state.ts";
 
-const state = join(import.meta.dirname, "../../.cache/cluster/dev.json");
-if (!existsSync(state)) {
-  process.stdout.write("no control plane is up\n");
+const state = readState();
+if (state === undefined) {
+  process.stdout.write("no cluster is up\n");
   process.exit(0);
 }
-const { pid } = JSON.parse(readFileSync(state, "utf8")) as { pid: number };
-const alive = (): boolean => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
-if (alive()) process.kill(pid, "SIGTERM");
+const pids = [state.pid, ...Object.values(state.pids)];
+if (isAlive(state.pid)) process.kill(state.pid, "SIGTERM");
 const deadline = Date.now() + 30_000;
-while (alive() && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
-if (alive()) process.kill(pid, "SIGKILL");
-rmSync(state, { force: true });
-process.stdout.write("control plane stopped\n");
+while (pids.some(isAlive) && Date.now() < deadline) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+}
+for (const pid of pids.filter(isAlive)) process.kill(pid, "SIGKILL");
+clearState();
+process.stdout.write("cluster stopped\n");

@@ -1,34 +1,47 @@
-// `npm run cluster:up`: a control plane in the background for manual work; prints its kubeconfig.
+// `npm run cluster:up`: a control plane and a test kubelet in the background, for work by hand.
+// Prints the kubeconfig's path; `npm run cluster:down` stops everything. A first run builds the
+// binaries (minutes); later starts take seconds.
 import { spawn } from "node:child_process";
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { clearState, isAlive, readState, serveLog, type ClusterState } from "./cluster-state.ts";
+import { clusterStateRoot } from "./paths.ts";
 
-const directory = join(import.meta.dirname, "../../.cache/cluster");
-const state = join(directory, "dev.json");
-if (existsSync(state)) {
-  process.stderr.write(
-    `a control plane is already up (${state}); run npm run cluster:down first\n`,
+function report(state: ClusterState, prefix: string): void {
+  process.stdout.write(
+    `${prefix} at ${state.server} (node ${state.nodeName}, pod logs in ${state.podsDir})\n` +
+      `export KUBECONFIG=${state.kubeconfig}\n`,
   );
-  process.exit(1);
 }
-mkdirSync(directory, { recursive: true });
-const log = openSync(join(directory, "serve.log"), "w");
+
+const existing = readState();
+if (existing !== undefined && isAlive(existing.pid)) {
+  report(existing, "the cluster is already up");
+  process.exit(0);
+}
+if (existing !== undefined) {
+  // Left by a serving process that died without cleaning up: its children died with it.
+  clearState();
+}
+mkdirSync(clusterStateRoot, { recursive: true });
+const log = openSync(serveLog, "w");
+const started = Date.now();
 const child = spawn(process.execPath, [join(import.meta.dirname, "serve.ts")], {
   detached: true,
   stdio: ["ignore", log, log],
 });
 child.unref();
-const deadline = Date.now() + 30 * 60_000; // a cold build of the binaries comes first
-while (!existsSync(state)) {
+const deadline = started + 30 * 60_000; // a cold build of the binaries comes first
+let state = readState();
+while (state === undefined) {
   if (child.exitCode !== null || Date.now() > deadline) {
-    process.stderr.write(`the control plane did not start; see ${join(directory, "serve.log")}\n`);
-    rmSync(state, { force: true });
+    process.stderr.write(
+      `the cluster did not start; ${serveLog} says:\n${readFileSync(serveLog, "utf8")}\n`,
+    );
+    child.kill("SIGTERM");
     process.exit(1);
   }
-  await new Promise((resolve) => setTimeout(resolve, 250));
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  state = readState();
 }
-const { kubeconfig, server } = JSON.parse(readFileSync(state, "utf8")) as {
-  kubeconfig: string;
-  server: string;
-};
-process.stdout.write(`control plane up at ${server}\nexport KUBECONFIG=${kubeconfig}\n`);
+report(state, `cluster up in ${((Date.now() - started) / 1000).toFixed(1)} s`);
