@@ -6,6 +6,10 @@ import { z } from "zod";
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** Lets a rule across fields run even when another field has the wrong type (zod skips it otherwise). */
+const isObjectPayload = (payload: { value: unknown }): boolean =>
+  typeof payload.value === "object" && payload.value !== null;
+
 const httpUrl = /^https?:\/\/[^\s/]+/;
 
 /** A Kinesis stream by name or by ARN (an ARN lets a job use another account's stream). */
@@ -132,10 +136,12 @@ export function withEndpointRules<
     .refine((endpoint) => endpoint.deadlineMs >= endpoint.timeoutMs, {
       message: "deadlineMs must be at least timeoutMs",
       path: ["deadlineMs"],
+      when: isObjectPayload,
     })
     .refine((endpoint) => !(endpoint.method === "GET" && endpoint.body === "record"), {
       message: 'a GET request carries no body: set body to "none"',
       path: ["body"],
+      when: isObjectPayload,
     });
 }
 
@@ -289,6 +295,7 @@ export const processorConfigSchema = z
   .refine((config) => config.failurePolicy !== "deadLetter" || config.deadLetter !== undefined, {
     message: 'failurePolicy "deadLetter" needs a deadLetter stream',
     path: ["deadLetter"],
+    when: isObjectPayload,
   });
 
 /** The config as written (defaults optional), which the operator produces. */

@@ -88,7 +88,7 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     entry.timer = undefined;
     partition.queue.complete(entry);
     ready.add(partition);
-    if (!emitting) void emitReady();
+    if (!emitting && !failed) void emitReady();
   };
 
   const start = (input: In): void => {

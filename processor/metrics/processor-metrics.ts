@@ -89,6 +89,9 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
   });
 
   const attemptResults = new Map<string, ReturnType<typeof requestDuration.labels>>();
+  // Exported at 0 from the start, so increase() sees the first failure.
+  for (const outcome of ["deadLetter", "dropped", "failed"] as const)
+    recordsFailed.labels(outcome).inc(0);
   const failedOutcomes = {
     deadLetter: recordsFailed.labels("deadLetter"),
     dropped: recordsFailed.labels("dropped"),
