@@ -2,8 +2,9 @@
 // election, and the job controller while leading. SIGTERM stops the controller, releases the
 // Lease so a standby replica takes over at once, and exits.
 import { createServer } from "node:http";
-import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
+import { CoordinationV1Api } from "@kubernetes/client-node";
 import { Counter, Histogram, Gauge, Registry, collectDefaultMetrics } from "prom-client";
+import { loadKubeConfig } from "../processor/leases/kube-config.ts";
 import { createLogger } from "../processor/logger.ts";
 import { startJobController } from "./controller/job-controller.ts";
 import { runLeaderElection } from "./leader/leader-election.ts";
@@ -58,8 +59,7 @@ const server = createServer((request, response) => {
 });
 server.listen(settings.METRICS_PORT, settings.METRICS_HOST);
 
-const kubeConfig = new KubeConfig();
-kubeConfig.loadFromDefault();
+const kubeConfig = loadKubeConfig();
 const stop = new AbortController();
 for (const signal of ["SIGTERM", "SIGINT"] as const) {
   process.once(signal, () => {

@@ -3,8 +3,11 @@
 // the few dependencies a test or the demo may replace (Kinesis client, checkpoint store, logger).
 import { hostname } from "node:os";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
+import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { createCheckpointer } from "./checkpoint/checkpointer.ts";
+import { LeaseLostError, type ShardCoordinator } from "./checkpoint/coordinator.ts";
+import { createSingleWorkerCoordinator } from "./checkpoint/single-worker.ts";
 import { createMemoryCheckpointStore, type CheckpointStore } from "./checkpoint/store.ts";
 import type { ProcessorConfig } from "./config/schema.ts";
 import { createAsyncWait } from "./engine/async-wait.ts";
@@ -13,6 +16,8 @@ import { createRequestMapper } from "./http/request-mapping.ts";
 import { createResponseMapper } from "./http/response-mapping.ts";
 import { createKinesisClient } from "./kinesis/client.ts";
 import { describeError } from "./kinesis/errors.ts";
+import { loadKubeConfig } from "./leases/kube-config.ts";
+import { createLeaseCoordinator } from "./leases/lease-coordinator.ts";
 import { createPutBatcher, type RecordSink } from "./kinesis/put-batcher.ts";
 import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
@@ -23,7 +28,10 @@ import { createShardSupervisor, type ShardStatus } from "./pipeline/shard-superv
 
 export interface ProcessorDependencies {
   kinesis?: KinesisClient;
+  /** Checkpoints of a single processor (coordination "memory"). */
   checkpointStore?: CheckpointStore;
+  /** API server access for coordination "kubernetes"; by default in-cluster or KUBECONFIG. */
+  kubeConfig?: KubeConfig;
   logger?: Logger;
   metrics?: ProcessorMetrics;
   /** Where header values named by `fromEnv` are read. */
@@ -60,7 +68,6 @@ export function startProcessor(
   const kinesis =
     dependencies.kinesis ??
     createKinesisClient({ region: config.aws.region, endpoint: config.aws.endpoint });
-  const store = dependencies.checkpointStore ?? createMemoryCheckpointStore();
 
   const requests = createRequestMapper(config.endpoint);
   const caller = createCaller({
@@ -145,9 +152,25 @@ export function startProcessor(
   });
   metrics.capacity.set(config.capacity);
 
+  const coordination = config.coordination;
+  const coordinator: ShardCoordinator =
+    coordination.type === "kubernetes"
+      ? createLeaseCoordinator({
+          api: (dependencies.kubeConfig ?? loadKubeConfig()).makeApiClient(CoordinationV1Api),
+          config: coordination,
+          workerId,
+          counters: (shardId) => shards.counters(shardId),
+          logger,
+        })
+      : createSingleWorkerCoordinator(
+          dependencies.checkpointStore ?? createMemoryCheckpointStore(),
+          config.source.shardDiscoveryIntervalMs,
+        );
   const checkpointer = createCheckpointer(
-    store,
+    coordinator,
     (shardId, error) => {
+      // A lost lease is logged where it is noticed; its shard is no longer ours to checkpoint.
+      if (error instanceof LeaseLostError) return;
       logger.warn({ shardId, err: describeError(error) }, "writing the checkpoint failed");
     },
     () => {
@@ -157,7 +180,7 @@ export function startProcessor(
   const shards = createShardSupervisor({
     client: kinesis,
     source: config.source,
-    store,
+    coordinator,
     checkpointer,
     submit: (record) => engine.submit(record),
     metrics,
@@ -200,6 +223,7 @@ export function startProcessor(
         );
       }
       await checkpointer.flush(shards.trackers());
+      await coordinator.release();
       clearInterval(gaugeTimer);
       await caller.close();
       if (ownsKinesis) kinesis.destroy();

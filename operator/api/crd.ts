@@ -124,6 +124,13 @@ const rules: Record<string, Rule[]> = {
       fieldPath: ".maxBackoffMs",
     },
   ],
+  leases: [
+    {
+      rule: "!has(self.renewIntervalMs) || !has(self.leaseDurationSeconds) || self.renewIntervalMs < self.leaseDurationSeconds * 1000",
+      message: "spec.leases.renewIntervalMs must be shorter than spec.leases.leaseDurationSeconds",
+      fieldPath: ".renewIntervalMs",
+    },
+  ],
   "endpoint.response": [
     {
       rule: "self.mode == 'merge' || !has(self.field)",

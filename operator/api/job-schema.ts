@@ -5,6 +5,8 @@ import { z } from "zod";
 import {
   endpointFields,
   headerNameSchema,
+  leaseTimingFields,
+  leaseTimingRule,
   processingFields,
   startPositionSchema,
   streamIdSchema,
@@ -126,6 +128,25 @@ export const jobSpecSchema = z
       })
       .prefault({})
       .describe("How results are batched into PutRecords calls."),
+    leases: z
+      .strictObject({
+        ...leaseTimingFields,
+        retainOnDelete: z
+          .boolean()
+          .default(false)
+          .describe(
+            "Keep the shard Leases, and so the checkpoints, when the job is deleted: a job created again with the same name resumes where this one stopped.",
+          ),
+      })
+      .refine(leaseTimingRule.check, {
+        message: leaseTimingRule.message,
+        path: ["renewIntervalMs"],
+        when: (payload) => typeof payload.value === "object" && payload.value !== null,
+      })
+      .prefault({})
+      .describe(
+        "How processors share the shards: one coordination.k8s.io Lease per shard, holding its checkpoint. Failover takes up to leaseDurationSeconds plus renewIntervalMs.",
+      ),
     restartNonce: z
       .string()
       .max(63)

@@ -45,18 +45,43 @@ export const jobStatusSchema = z
       .string()
       .optional()
       .describe("Label selector of the processor pods (scale subresource, HPA)."),
-    shards: z.number().int().min(0).optional().describe("Shards of the source stream being read."),
+    shards: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Shards of the source stream still to read (not finished), from their Leases."),
+    ownedShards: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe("Of those, shards a live processor holds."),
+    processors: z
+      .array(
+        z.strictObject({
+          pod: z.string().describe("Processor pod."),
+          shards: z.number().int().min(0).describe("Shard Leases it holds."),
+        }),
+      )
+      .optional()
+      .describe("Shards held per processor pod."),
     maxLagMillis: z
       .number()
       .int()
       .min(0)
       .optional()
       .describe("Largest millisBehindLatest over the shards."),
+    recordsInPerSecond: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Records read per second, over all pods."),
     recordsPerSecond: z
       .number()
       .min(0)
       .optional()
-      .describe("Records written per second, over all pods."),
+      .describe("Records written (to the sink or dead letter) per second, over all pods."),
     conditions: z.array(conditionSchema).optional().describe("Ready, Progressing and Degraded."),
   })
   .describe("What the operator and the processors report.");

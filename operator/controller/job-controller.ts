@@ -3,6 +3,7 @@
 // and a periodic resync that re-queues every job in case an event was lost.
 import {
   AppsV1Api,
+  CoordinationV1Api,
   CoreV1Api,
   CustomObjectsApi,
   EventsV1Api,
@@ -14,6 +15,7 @@ import {
   type KubernetesObject,
   type ListPromise,
   type V1Deployment,
+  type V1Lease,
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -33,6 +35,11 @@ export interface JobControllerOptions {
   workers?: number;
   resyncMs?: number;
   onReconciled?: (key: string, outcome: "success" | "error", seconds: number) => void;
+  /**
+   * Shard Leases change at every renewal; their figures reach the status at most this often
+   * per job (5 s by default), so status writes stay few however many shards there are.
+   */
+  statusRefreshMs?: number;
   /** Called for every write to the API server (apply, status), by kind: what a resync must not do. */
   onWrite?: (kind: string) => void;
 }
@@ -76,6 +83,7 @@ export async function startJobController(
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const events = kubeConfig.makeApiClient(EventsV1Api);
+  const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   const queue = createWorkQueue({
     workers: options.workers ?? 4,
@@ -115,6 +123,7 @@ export async function startJobController(
     resource: string,
     listAll: () => Promise<{ items: T[] }>,
     listIn: (namespace: string) => Promise<{ items: T[] }>,
+    onChange: (object: T) => void = enqueueOwner,
   ): Cache<T> =>
     perNamespace<T>(namespaces, (namespace) =>
       resilientInformer<T>({
@@ -122,7 +131,7 @@ export async function startJobController(
         path: resource.replace("{namespace}", prefix(namespace)),
         list: () => (namespace === undefined ? listAll() : listIn(namespace)),
         labelSelector: managedBy,
-        onChange: enqueueOwner,
+        onChange,
         logger,
         relistMs,
       }),
@@ -138,10 +147,23 @@ export async function startJobController(
     (namespace) => core.listNamespacedPod({ namespace, labelSelector: managedBy }),
   );
 
+  const statusRefreshMs = options.statusRefreshMs ?? 5_000;
+  const leases = managed<V1Lease>(
+    "/apis/coordination.k8s.io/v1{namespace}/leases",
+    () => coordination.listLeaseForAllNamespaces({ labelSelector: managedBy }),
+    (namespace) => coordination.listNamespacedLease({ namespace, labelSelector: managedBy }),
+    (lease) => {
+      const job = lease.metadata?.labels?.[jobLabel];
+      if (job !== undefined)
+        queue.addAfter(`${lease.metadata?.namespace ?? ""}/${job}`, statusRefreshMs);
+    },
+  );
+
   const context: ReconcileContext = {
     jobs,
     deployments,
     pods,
+    leases,
     objects,
     applier: createApplier(objects, options.onWrite),
     async readSecret(namespace, name) {
@@ -205,7 +227,7 @@ export async function startJobController(
     now: () => new Date(),
   };
 
-  await Promise.all([deployments.start(), pods.start()]);
+  await Promise.all([deployments.start(), pods.start(), leases.start()]);
   await jobs.start();
   queue.start(
     async (key) => {
@@ -235,7 +257,7 @@ export async function startJobController(
     async stop() {
       clearInterval(resync);
       await queue.shutdown();
-      await Promise.all([jobs.stop(), deployments.stop(), pods.stop()]);
+      await Promise.all([jobs.stop(), deployments.stop(), pods.stop(), leases.stop()]);
     },
   };
 }

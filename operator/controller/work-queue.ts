@@ -13,6 +13,8 @@ export type ReconcileResult = { requeueAfterMs?: number } | undefined;
 
 export interface WorkQueue {
   add(key: string): void;
+  /** Adds the key after a delay; further calls before then change nothing (coalescing). */
+  addAfter(key: string, delayMs: number): void;
   start(
     handler: (key: string) => Promise<ReconcileResult>,
     onError: (key: string, error: unknown) => void,
@@ -96,6 +98,7 @@ export function createWorkQueue(options: WorkQueueOptions): WorkQueue {
 
   return {
     add,
+    addAfter: later,
     start(handler, onError) {
       handle = handler;
       report = onError;

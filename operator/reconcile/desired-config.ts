@@ -13,7 +13,7 @@ export function desiredConfigMap(job: Job): V1ConfigMap {
     kind: "ConfigMap",
     metadata: objectMeta(job, processorName(job)),
     data: {
-      [configFileName]: `${JSON.stringify(processorConfig(job.namespace, job.name, job.spec), null, 2)}\n`,
+      [configFileName]: `${JSON.stringify(processorConfig(job), null, 2)}\n`,
     },
   };
 }
@@ -21,7 +21,7 @@ export function desiredConfigMap(job: Job): V1ConfigMap {
 /** Changes whenever the pods must restart: a new config or a new restartNonce, not a new scale. */
 export function podTemplateHash(job: Job): string {
   return createHash("sha256")
-    .update(JSON.stringify(processorConfig(job.namespace, job.name, job.spec)))
+    .update(JSON.stringify(processorConfig(job)))
     .update(job.spec.restartNonce ?? "")
     .digest("hex")
     .slice(0, 16);

@@ -1,9 +1,11 @@
 // The job's status as a pure function of what the reconciler observed: the workload's status,
-// problems of its pods, Secrets the spec references that do not exist. Conditions carry reasons a
+// problems of its pods, Secrets the spec references that do not exist, and the shard Leases the
+// processors hold and report on. Conditions carry reasons a
 // person can act on; the phase is their one-word summary for `kubectl get`.
 import type { Condition, JobStatus } from "../api/status-schema.ts";
 import { setCondition, type ConditionUpdate } from "./conditions.ts";
 import type { Job } from "./job.ts";
+import type { ShardProgressSummary } from "./shard-progress.ts";
 
 export interface Observed {
   /** Desired replicas after suspend: what the workload should run. */
@@ -17,6 +19,35 @@ export interface Observed {
   podProblems: { pod: string; reason: string; message: string }[];
   /** Secret keys the spec needs that do not exist, with the field that references each. */
   missingSecrets: { secret: string; key: string; field: string }[];
+  shards: ShardProgressSummary;
+}
+
+/** Ready once every shard that may be read has a live holder. */
+function shardReadiness(job: Job, observed: Observed): ConditionUpdate {
+  const { shards } = observed;
+  const processors = `${observed.readyReplicas} of ${observed.desiredReplicas} processors ready`;
+  if (shards.shards === 0) {
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "WaitingForShards",
+      message: `${processors}; no shard Lease yet: processors list the stream's shards and take them within spec.leases.renewIntervalMs (${job.spec.leases.renewIntervalMs} ms).`,
+    };
+  }
+  if (shards.unowned.length > 0) {
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "ShardsUnowned",
+      message: `${processors}; ${shards.unowned.length} of ${shards.shards} shards have no live holder (${shards.unowned.slice(0, 5).join(", ")}): a processor takes an expired Lease within spec.leases.leaseDurationSeconds (${job.spec.leases.leaseDurationSeconds} s). If it lasts, see kubectl logs -n ${job.namespace} -l asyncenrichment.dev/job=${job.name}.`,
+    };
+  }
+  return {
+    type: "Ready",
+    status: "True",
+    reason: "ProcessorsReady",
+    message: `${processors}, holding all ${shards.shards} shards.`,
+  };
 }
 
 function conditionsFor(
@@ -48,12 +79,16 @@ function conditionsFor(
       ],
     };
   }
-  const healthy: ConditionUpdate = {
-    type: "Degraded",
-    status: "False",
-    reason: "AsExpected",
-    message: "No problem found.",
-  };
+  const { shards } = observed;
+  const healthy: ConditionUpdate =
+    shards.readError === undefined
+      ? { type: "Degraded", status: "False", reason: "AsExpected", message: "No problem found." }
+      : {
+          type: "Degraded",
+          status: "True",
+          reason: "SourceReadFailing",
+          message: `Reading shard ${shards.readError.shardId} of ${job.spec.source.stream} fails: ${shards.readError.error}. The processors retry; check spec.source.stream, spec.aws and the pods' AWS identity.`,
+        };
   if (paused) {
     const message = job.spec.suspend
       ? "spec.suspend is true: no processor runs and checkpoints are kept. Set it to false to resume."
@@ -81,15 +116,10 @@ function conditionsFor(
     observed.replicas === observed.desiredReplicas;
   if (rolledOut) {
     return {
-      phase: "Running",
+      phase: healthy.status === "True" ? "Degraded" : "Running",
       updates: [
         healthy,
-        {
-          type: "Ready",
-          status: "True",
-          reason: "ProcessorsReady",
-          message: `${observed.readyReplicas} of ${observed.desiredReplicas} processors ready.`,
-        },
+        shardReadiness(job, observed),
         {
           type: "Progressing",
           status: "False",
@@ -127,6 +157,14 @@ export function jobStatus(
     replicas: observed.replicas,
     readyReplicas: observed.readyReplicas,
     selector: observed.selector,
+    shards: observed.shards.shards,
+    ownedShards: observed.shards.owned,
+    processors: observed.shards.processors,
+    ...(observed.shards.maxLagMillis === undefined
+      ? {}
+      : { maxLagMillis: observed.shards.maxLagMillis }),
+    recordsInPerSecond: observed.shards.recordsInPerSecond,
+    recordsPerSecond: observed.shards.recordsPerSecond,
     conditions,
   };
 }

@@ -2,7 +2,8 @@
 // between operator and processor, typed by the processor's own schema. Header values that come
 // from Secrets are named here only by environment variable; the values never enter the config.
 import type { ProcessorConfigInput } from "../../processor/config/schema.ts";
-import type { JobSpec } from "../api/job-schema.ts";
+import { apiVersion, kind, type JobSpec } from "../api/job-schema.ts";
+import { commonLabels, type Job } from "./job.ts";
 
 export const metricsPort = 9400;
 
@@ -14,11 +15,14 @@ function partitionKey(choice: string): "source" | "random" | { field: string } {
   return { field: choice.slice("field:".length) };
 }
 
-export function processorConfig(
-  namespace: string,
-  name: string,
-  spec: JobSpec,
-): ProcessorConfigInput {
+/** Labels of a job's shard Leases: the operator finds them by these to report the job's progress. */
+export const leaseLabels = (job: Job): Record<string, string> => ({
+  ...commonLabels(job),
+  "app.kubernetes.io/component": "shard-lease",
+});
+
+export function processorConfig(job: Job): ProcessorConfigInput {
+  const { namespace, name, spec } = job;
   const sink = (target: JobSpec["sink"]) => ({
     stream: target.stream,
     partitionKey: partitionKey(target.partitionKey),
@@ -54,6 +58,16 @@ export function processorConfig(
     ordering: spec.ordering,
     failurePolicy: spec.failurePolicy,
     checkpointIntervalMs: spec.checkpointIntervalMs,
+    coordination: {
+      type: "kubernetes",
+      namespace,
+      leasePrefix: name,
+      labels: leaseLabels(job),
+      // Without blockOwnerDeletion: setting it needs rights on the job that processors lack.
+      ...(spec.leases.retainOnDelete ? {} : { owner: { apiVersion, kind, name, uid: job.uid } }),
+      leaseDurationSeconds: spec.leases.leaseDurationSeconds,
+      renewIntervalMs: spec.leases.renewIntervalMs,
+    },
     metrics: { port: metricsPort },
   };
 }

@@ -6,6 +6,7 @@ import type {
   KubernetesObject,
   KubernetesObjectApi,
   V1Deployment,
+  V1Lease,
   V1Pod,
   V1Secret,
 } from "@kubernetes/client-node";
@@ -23,6 +24,7 @@ import { desiredMetricsService } from "./desired-service.ts";
 import { desiredDeployment, type WorkloadSettings } from "./desired-workload.ts";
 import { jobStatus, type Observed } from "./job-status.ts";
 import { selectorLabels, type Job } from "./job.ts";
+import { summarizeShards } from "./shard-progress.ts";
 
 export interface JobObject extends KubernetesObject {
   spec?: unknown;
@@ -33,6 +35,7 @@ export interface ReconcileContext {
   jobs: Cache<JobObject>;
   deployments: Cache<V1Deployment>;
   pods: Cache<V1Pod>;
+  leases: Cache<V1Lease>;
   objects: KubernetesObjectApi;
   applier: Applier;
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
@@ -139,6 +142,12 @@ function observe(
       .join(","),
     podProblems,
     missingSecrets: missing,
+    shards: summarizeShards(
+      context.leases
+        .list(job.namespace)
+        .filter((lease) => lease.metadata?.labels?.["asyncenrichment.dev/job"] === job.name),
+      context.now(),
+    ),
   };
 }
 
@@ -198,12 +207,8 @@ export async function reconcileJob(
   }
 
   const missing = await missingSecrets(context, job);
-  const status = jobStatus(
-    job,
-    object.status?.conditions ?? [],
-    observe(context, job, liveDeployment, missing),
-    context.now(),
-  );
+  const observed = observe(context, job, liveDeployment, missing);
+  const status = jobStatus(job, object.status?.conditions ?? [], observed, context.now());
   if (!sameStatus(object.status, status)) {
     await context.writeStatus(object, status);
     const before = object.status?.conditions?.find((condition) => condition.type === "Ready");
@@ -221,5 +226,9 @@ export async function reconcileJob(
     }
   }
   // Secrets are not watched (the operator reads only the ones named): look again while missing.
-  return missing.length > 0 ? { requeueAfterMs: 10_000 } : undefined;
+  if (missing.length > 0) return { requeueAfterMs: 10_000 };
+  // A Lease that expires changes nothing in the API: look again to see it in the status.
+  return observed.shards.shards > 0
+    ? { requeueAfterMs: job.spec.leases.leaseDurationSeconds * 1000 }
+    : undefined;
 }

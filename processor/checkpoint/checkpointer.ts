@@ -1,6 +1,8 @@
-// Writes each shard's checkpoint to the store when it has moved: every interval, when a shard
-// ends, and at shutdown. Unchanged checkpoints are not rewritten, to keep store writes modest.
-import { SHARD_END, type CheckpointStore } from "./store.ts";
+// Writes each shard's checkpoint to the store when it has moved: every interval (all shards at
+// once), when a shard ends, and at shutdown. Unchanged checkpoints are not rewritten, to keep
+// store writes modest.
+import type { ShardCoordinator } from "./coordinator.ts";
+import { SHARD_END } from "./store.ts";
 import type { ShardTracker } from "./tracker.ts";
 
 export interface Checkpointer {
@@ -8,10 +10,12 @@ export interface Checkpointer {
   flush(trackers: Iterable<ShardTracker>): Promise<void>;
   write(shardId: string, checkpoint: string): Promise<void>;
   lastWritten(shardId: string): string | undefined;
+  /** Forgets a shard this processor no longer reads. */
+  forget(shardId: string): void;
 }
 
 export function createCheckpointer(
-  store: CheckpointStore,
+  store: Pick<ShardCoordinator, "put">,
   onError: (shardId: string, error: unknown) => void,
   onWritten: () => void = () => undefined,
 ): Checkpointer {
@@ -24,17 +28,22 @@ export function createCheckpointer(
   };
   return {
     async flush(trackers) {
-      for (const tracker of trackers) {
-        const checkpoint = tracker.finished ? SHARD_END : tracker.checkpointable;
-        if (checkpoint === undefined) continue;
-        try {
-          await write(tracker.shardId, checkpoint);
-        } catch (error) {
-          onError(tracker.shardId, error);
-        }
-      }
+      await Promise.all(
+        [...trackers].map(async (tracker) => {
+          const checkpoint = tracker.finished ? SHARD_END : tracker.checkpointable;
+          if (checkpoint === undefined) return;
+          try {
+            await write(tracker.shardId, checkpoint);
+          } catch (error) {
+            onError(tracker.shardId, error);
+          }
+        }),
+      );
     },
     write,
     lastWritten: (shardId) => written.get(shardId),
+    forget: (shardId) => {
+      written.delete(shardId);
+    },
   };
 }

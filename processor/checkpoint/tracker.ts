@@ -19,6 +19,8 @@ export interface ShardTracker {
   readonly checkpointable: string | undefined;
   /** Records read and not yet acknowledged. */
   readonly pending: number;
+  /** Records acknowledged in read order so far (those the checkpoint has passed). */
+  readonly acknowledged: number;
   /** Marks that the shard was read to its end; `finished` turns true once all is acknowledged. */
   markEnded(): void;
   readonly finished: boolean;
@@ -38,6 +40,7 @@ export function createShardTracker(shardId: string, startAfter?: string): ShardT
   const unacknowledged = new Fifo<Receipt>();
   let checkpointable = startAfter;
   let ended = false;
+  let acknowledgedCount = 0;
   const tracker: TrackerState = {
     shardId,
     track(sequenceNumber) {
@@ -49,6 +52,7 @@ export function createShardTracker(shardId: string, startAfter?: string): ShardT
       for (let head = unacknowledged.peek(); head?.acknowledged === true;) {
         checkpointable = head.sequenceNumber;
         unacknowledged.shift();
+        acknowledgedCount++;
         head = unacknowledged.peek();
       }
     },
@@ -57,6 +61,9 @@ export function createShardTracker(shardId: string, startAfter?: string): ShardT
     },
     get pending() {
       return unacknowledged.size;
+    },
+    get acknowledged() {
+      return acknowledgedCount;
     },
     markEnded() {
       ended = true;

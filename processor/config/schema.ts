@@ -224,9 +224,90 @@ export const processingFields = {
       "What happens to a record whose call failed: deadLetter stream, drop (metric and log line), or fail the job.",
     ),
   checkpointIntervalMs: milliseconds(100, 3_600_000)
-    .default(5_000)
-    .describe("How often moved checkpoints are written."),
+    .default(10_000)
+    .describe(
+      "How often moved checkpoints are written. Bounds the records read again after a crash; each write is one store (Lease) update per shard.",
+    ),
 };
+
+const kubernetesName = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a Kubernetes object name")
+  .max(253);
+
+/** How long a shard Lease lives and how often it is renewed; shared with the job API. */
+export const leaseTimingFields = {
+  leaseDurationSeconds: z
+    .number()
+    .int()
+    .min(2)
+    .max(3_600)
+    .default(40)
+    .describe(
+      "A Lease not renewed for this long is expired and taken by another processor (as node leases: 40 s).",
+    ),
+  renewIntervalMs: milliseconds(200, 600_000)
+    .default(10_000)
+    .describe("How often a held Lease is renewed (a checkpoint write renews it too)."),
+};
+
+/** The rule between the two, which the CRD restates in CEL. */
+export const leaseTimingRule = {
+  check: (lease: { renewIntervalMs: number; leaseDurationSeconds: number }): boolean =>
+    lease.renewIntervalMs < lease.leaseDurationSeconds * 1000,
+  message: "renewIntervalMs must be shorter than leaseDurationSeconds",
+};
+
+/** How processors of one job share its shards and keep checkpoints. */
+export const coordinationSchema = z
+  .discriminatedUnion("type", [
+    z
+      .strictObject({ type: z.literal("memory") })
+      .describe(
+        "One processor reads every shard; checkpoints live in its memory (the demo, tests).",
+      ),
+    z
+      .strictObject({
+        type: z.literal("kubernetes"),
+        namespace: kubernetesName.describe("Namespace of the shard Leases."),
+        leasePrefix: kubernetesName
+          .max(200)
+          .describe("Lease names are <leasePrefix>-<shard id in lower case>."),
+        labels: z
+          .record(z.string(), z.string())
+          .default({})
+          .describe("Labels on every shard Lease (the operator selects them by these)."),
+        owner: z
+          .strictObject({
+            apiVersion: z.string().min(1),
+            kind: z.string().min(1),
+            name: z.string().min(1),
+            uid: z.string().min(1),
+          })
+          .optional()
+          .describe(
+            "Owner reference on the Leases, so deleting the owner deletes the checkpoints.",
+          ),
+        ...leaseTimingFields,
+        maxStealsPerRenewal: z
+          .number()
+          .int()
+          .min(0)
+          .max(100)
+          .default(1)
+          .describe("Leases taken per renewal from processors above their fair share."),
+      })
+      .refine(leaseTimingRule.check, {
+        message: leaseTimingRule.message,
+        path: ["renewIntervalMs"],
+        when: isObjectPayload,
+      })
+      .describe(
+        "Processors share the shards through one coordination.k8s.io Lease per shard, which also holds its checkpoint.",
+      ),
+  ])
+  .prefault({ type: "memory" })
+  .describe("Where shard ownership and checkpoints live.");
 
 export const processorConfigSchema = z
   .strictObject({
@@ -274,6 +355,7 @@ export const processorConfigSchema = z
       .describe("Where failed records go (failurePolicy deadLetter)."),
     endpoint: endpointSchema,
     ...processingFields,
+    coordination: coordinationSchema,
     shutdownGraceMs: milliseconds(0, 3_600_000)
       .default(25_000)
       .describe("Time to drain on SIGTERM; keep it below the pod's terminationGracePeriodSeconds."),
@@ -305,3 +387,5 @@ export type ProcessorConfig = z.output<typeof processorConfigSchema>;
 export type EndpointConfig = ProcessorConfig["endpoint"];
 export type SinkConfig = ProcessorConfig["sink"];
 export type StartPosition = ProcessorConfig["source"]["startPosition"];
+export type CoordinationConfig = ProcessorConfig["coordination"];
+export type LeaseCoordinationConfig = Extract<CoordinationConfig, { type: "kubernetes" }>;

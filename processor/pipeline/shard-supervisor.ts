@@ -1,15 +1,17 @@
-// Keeps a reader running for every shard that may be read: lists shards periodically, resumes each
-// from its checkpoint, and starts a child only after its parents have ended (SHARD_END).
+// Keeps a reader running for every shard this processor owns: lists shards periodically, asks the
+// coordinator which it owns (a child only after its parents ended, SHARD_END), resumes each from
+// its checkpoint, and stops reading a shard the moment its ownership is lost.
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import type { Logger } from "pino";
 import type { Checkpointer } from "../checkpoint/checkpointer.ts";
-import { SHARD_END, type CheckpointStore } from "../checkpoint/store.ts";
+import type { ShardCoordinator, ShardCounters } from "../checkpoint/coordinator.ts";
+import { SHARD_END } from "../checkpoint/store.ts";
 import { createShardTracker, type ShardTracker } from "../checkpoint/tracker.ts";
 import type { ProcessorConfig } from "../config/schema.ts";
 import { describeError } from "../kinesis/errors.ts";
 import { listShards } from "../kinesis/list-shards.ts";
 import { readShard, type SourceRecord } from "../kinesis/shard-reader.ts";
-import { readableShards } from "../kinesis/shard-lineage.ts";
+import type { ShardInfo } from "../kinesis/shard-lineage.ts";
 import type { ProcessorMetrics } from "../metrics/processor-metrics.ts";
 import { aborted, pause } from "../util/pause.ts";
 
@@ -25,7 +27,7 @@ export interface ShardStatus {
 export interface ShardSupervisorOptions {
   client: KinesisClient;
   source: ProcessorConfig["source"];
-  store: CheckpointStore;
+  coordinator: ShardCoordinator;
   checkpointer: Checkpointer;
   submit(record: SourceRecord): Promise<void> | undefined;
   metrics: ProcessorMetrics;
@@ -35,19 +37,21 @@ export interface ShardSupervisorOptions {
 interface Reading {
   tracker: ShardTracker;
   status: ShardStatus;
+  aborter: AbortController;
   done: Promise<void>;
 }
 
 export function createShardSupervisor(options: ShardSupervisorOptions) {
-  const { client, source, store, checkpointer, metrics, logger } = options;
+  const { client, source, coordinator, checkpointer, metrics, logger } = options;
   const aborter = new AbortController();
   const readings = new Map<string, Reading>();
-  const storedCheckpoints = new Map<string, string | undefined>();
+  /** Readers of shards given up, still winding down; awaited at stop. */
+  const stopping = new Set<Promise<void>>();
+  let listed: ShardInfo[] | undefined;
+  let listedAt = 0;
   let discovered = false;
   let discoveryError: string | undefined;
   let wake: (() => void) | undefined;
-
-  const isFinished = (shardId: string): boolean => storedCheckpoints.get(shardId) === SHARD_END;
 
   const observer = {
     fetched(shardId: string, records: number, millisBehindLatest: number | undefined) {
@@ -78,16 +82,32 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     status.state = "draining";
     while (!tracker.finished && !aborter.signal.aborted) await pause(100, aborter.signal);
     if (!tracker.finished) return;
-    await checkpointer.write(tracker.shardId, SHARD_END);
-    storedCheckpoints.set(tracker.shardId, SHARD_END);
+    try {
+      await checkpointer.write(tracker.shardId, SHARD_END);
+    } catch (error) {
+      status.lastError = describeError(error);
+      return;
+    }
     status.state = "finished";
     status.checkpoint = SHARD_END;
     logger.info({ shardId: tracker.shardId }, "shard read to its end and checkpointed");
     wake?.();
   };
 
-  const startReading = (shardId: string): void => {
-    const startAfter = storedCheckpoints.get(shardId);
+  /** Stops reading a shard now: what was read is still processed, but never checkpointed here. */
+  const drop = (shardId: string, reason: string): void => {
+    const reading = readings.get(shardId);
+    if (reading === undefined || reading.status.state === "finished") return;
+    reading.aborter.abort();
+    readings.delete(shardId);
+    checkpointer.forget(shardId);
+    stopping.add(reading.done);
+    void reading.done.finally(() => stopping.delete(reading.done));
+    logger.info({ shardId, reason }, "stopped reading shard");
+  };
+  coordinator.onLost(drop);
+
+  const startReading = (shardId: string, startAfter: string | undefined): void => {
     const tracker = createShardTracker(shardId, startAfter);
     const status: ShardStatus = {
       shardId,
@@ -97,7 +117,12 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       checkpoint: startAfter,
       lastError: undefined,
     };
-    const reading: Reading = { tracker, status, done: Promise.resolve() };
+    const reading: Reading = {
+      tracker,
+      status,
+      aborter: new AbortController(),
+      done: Promise.resolve(),
+    };
     readings.set(shardId, reading);
     logger.info({ shardId, startAfter: startAfter ?? source.startPosition.type }, "reading shard");
     reading.done = readShard({
@@ -110,7 +135,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       idleTimeBetweenReadsMs: source.idleTimeBetweenReadsMs,
       submit: (record) => options.submit(record),
       observer,
-      signal: aborter.signal,
+      signal: AbortSignal.any([aborter.signal, reading.aborter.signal]),
     }).then(async (ending) => {
       if (ending === "ended") await finishShard(reading);
       else status.state = "stopped";
@@ -118,14 +143,20 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   };
 
   const discover = async (): Promise<void> => {
-    const shards = await listShards(client, source.stream, aborter.signal);
-    for (const shard of shards) {
-      if (!storedCheckpoints.has(shard.shardId)) {
-        storedCheckpoints.set(shard.shardId, await store.get(shard.shardId));
+    if (listed === undefined || performance.now() - listedAt >= source.shardDiscoveryIntervalMs) {
+      listed = await listShards(client, source.stream, aborter.signal);
+      listedAt = performance.now();
+    }
+    const { checkpoints, owned } = await coordinator.sync(listed);
+    for (const [shardId, reading] of readings) {
+      if (!owned.has(shardId) && reading.status.state !== "finished") {
+        drop(shardId, "no longer owned");
       }
     }
-    for (const shard of readableShards(shards, isFinished)) {
-      if (!readings.has(shard.shardId)) startReading(shard.shardId);
+    for (const shardId of owned) {
+      if (!readings.has(shardId) && checkpoints.get(shardId) !== SHARD_END) {
+        startReading(shardId, checkpoints.get(shardId));
+      }
     }
     discovered = true;
   };
@@ -140,14 +171,15 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         discoveryError = describeError(error);
         logger.warn(
           { err: discoveryError, stream: source.stream },
-          "listing shards failed; will retry",
+          "listing shards or syncing shard leases failed; will retry",
         );
       }
       await new Promise<void>((resolve) => {
         wake = resolve;
-        void pause(discovered ? source.shardDiscoveryIntervalMs : 1_000, aborter.signal).then(
-          resolve,
-        );
+        void pause(
+          discovered ? coordinator.syncIntervalMs : Math.min(1_000, coordinator.syncIntervalMs),
+          aborter.signal,
+        ).then(resolve);
       });
     }
   };
@@ -164,6 +196,18 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       wake?.();
       await running;
       await Promise.all([...readings.values()].map((reading) => reading.done));
+      await Promise.all(stopping);
+    },
+    /** What the reader of a shard has done so far, for its Lease. */
+    counters(shardId: string): ShardCounters | undefined {
+      const reading = readings.get(shardId);
+      if (reading === undefined) return undefined;
+      return {
+        recordsIn: reading.status.recordsRead,
+        recordsOut: reading.tracker.acknowledged,
+        millisBehindLatest: reading.status.millisBehindLatest,
+        lastError: reading.status.lastError,
+      };
     },
     trackers(): ShardTracker[] {
       return [...readings.values()].map((reading) => reading.tracker);

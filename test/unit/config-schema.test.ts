@@ -73,7 +73,8 @@ describe("processor config schema", () => {
     assert.equal(config.capacity, 10);
     assert.equal(config.ordering, "ordered");
     assert.equal(config.failurePolicy, "deadLetter");
-    assert.equal(config.checkpointIntervalMs, 5_000);
+    assert.equal(config.checkpointIntervalMs, 10_000);
+    assert.deepEqual(config.coordination, { type: "memory" });
     assert.equal(config.shutdownGraceMs, 25_000);
     assert.deepEqual(config.metrics, { host: "0.0.0.0", port: 9400 });
     assert.equal(config.logLevel, "info");

@@ -27,6 +27,19 @@ const healthy: Observed = {
   selector: "asyncenrichment.dev/job=orders",
   podProblems: [],
   missingSecrets: [],
+  shards: {
+    shards: 6,
+    owned: 6,
+    unowned: [],
+    processors: [
+      { pod: "orders-processor-a", shards: 3 },
+      { pod: "orders-processor-b", shards: 3 },
+    ],
+    maxLagMillis: 1200,
+    recordsInPerSecond: 900,
+    recordsPerSecond: 880,
+    readError: undefined,
+  },
 };
 
 const condition = (status: ReturnType<typeof jobStatus>, type: string) =>

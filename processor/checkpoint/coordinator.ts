@@ -1,0 +1,40 @@
+// Who reads which shard, and where its checkpoint lives. A single processor reads every shard
+// (the demo, tests); processors of a Kubernetes job share them through Leases. The shard
+// supervisor asks at every sync which shards it owns, and hears at once when it loses one.
+import type { ShardInfo } from "../kinesis/shard-lineage.ts";
+
+export interface Assignment {
+  /** The checkpoint of every listed shard whose checkpoint is known (SHARD_END when finished). */
+  checkpoints: ReadonlyMap<string, string | undefined>;
+  /** Shards this processor should read now: owned, not finished, parents finished. */
+  owned: ReadonlySet<string>;
+}
+
+/** What a processor reports about a shard it reads, written with its checkpoint. */
+export interface ShardCounters {
+  recordsIn: number;
+  recordsOut: number;
+  millisBehindLatest: number | undefined;
+  lastError: string | undefined;
+}
+
+export interface ShardCoordinator {
+  /** How often `sync` runs: renewals ride on it. */
+  readonly syncIntervalMs: number;
+  sync(listed: readonly ShardInfo[]): Promise<Assignment>;
+  /** Stores a checkpoint; rejects with LeaseLostError if this processor no longer owns the shard. */
+  put(shardId: string, checkpoint: string): Promise<void>;
+  /** Gives up every shard after the final checkpoint, so others take them without waiting. */
+  release(): Promise<void>;
+  onLost(listener: (shardId: string, reason: string) => void): void;
+}
+
+/** Raised by a checkpoint write that ownership no longer allows (fencing). */
+export class LeaseLostError extends Error {
+  readonly shardId: string;
+  constructor(shardId: string, reason: string) {
+    super(`lease of shard ${shardId} lost: ${reason}`);
+    this.name = "LeaseLostError";
+    this.shardId = shardId;
+  }
+}

@@ -1,0 +1,298 @@
+// Processors of one job share its shards through one coordination.k8s.io Lease per shard, as the
+// KCL shares them through its DynamoDB lease table. At every sync a processor lists the Leases,
+// creates those of new shards, renews its own, and takes free, expired or (a few) stolen ones up
+// to its fair share. Every write carries the resourceVersion it read, so a processor that lost a
+// Lease cannot move its checkpoint: the API server refuses the update (fencing), and the shard is
+// dropped at once. Expiry is judged by how long this processor has seen a Lease unchanged, as
+// client-go's leader election does, so clocks need not agree.
+import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import type { Logger } from "pino";
+import {
+  LeaseLostError,
+  type ShardCoordinator,
+  type ShardCounters,
+} from "../checkpoint/coordinator.ts";
+import { SHARD_END } from "../checkpoint/store.ts";
+import type { LeaseCoordinationConfig } from "../config/schema.ts";
+import { readableShards, type ShardInfo } from "../kinesis/shard-lineage.ts";
+import { planAcquisitions } from "./balance.ts";
+import {
+  changedLease,
+  newShardLease,
+  toShardLease,
+  type LeaseChange,
+  type ShardLease,
+  type ShardProgress,
+} from "./shard-lease.ts";
+
+export interface LeaseCoordinatorOptions {
+  api: CoordinationV1Api;
+  config: LeaseCoordinationConfig;
+  workerId: string;
+  /** The reader's counters of a shard, reported on its Lease at each write. */
+  counters(shardId: string): ShardCounters | undefined;
+  logger: Logger;
+  /** Monotonic milliseconds; a test may replace it. */
+  now?: () => number;
+}
+
+const statusCode = (error: unknown): number | undefined => (error as { code?: number }).code;
+
+export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardCoordinator & {
+  /** Shards whose Lease this processor holds. */
+  held(): string[];
+} {
+  const { api, config, workerId: me, logger } = options;
+  const { namespace } = config;
+  const now = options.now ?? (() => performance.now());
+  const labelSelector = Object.entries(config.labels)
+    .map(([key, value]) => `${key}=${value}`)
+    .join(",");
+  const held = new Map<string, ShardLease>();
+  const lastWrite = new Map<string, number>();
+  const lastCounters = new Map<string, { counters: ShardCounters; at: number }>();
+  const observed = new Map<string, { resourceVersion: string; since: number }>();
+  const writing = new Map<string, Promise<unknown>>();
+  const lostListeners: ((shardId: string, reason: string) => void)[] = [];
+
+  const lose = (shardId: string, reason: string): void => {
+    if (!held.delete(shardId)) return;
+    lastWrite.delete(shardId);
+    logger.warn({ shardId, reason }, "shard lease lost; stopped reading the shard");
+    for (const listener of lostListeners) listener(shardId, reason);
+  };
+
+  const progress = (shardId: string): ShardProgress | undefined => {
+    const counters = options.counters(shardId);
+    if (counters === undefined) return undefined;
+    const at = now();
+    const previous = lastCounters.get(shardId);
+    lastCounters.set(shardId, { counters, at });
+    const seconds = previous === undefined ? 0 : (at - previous.at) / 1000;
+    const rate = (current: number, before: number | undefined): number =>
+      before === undefined || seconds <= 0 ? 0 : Math.max(0, (current - before) / seconds);
+    return {
+      worker: me,
+      recordsIn: counters.recordsIn,
+      recordsOut: counters.recordsOut,
+      inPerSecond: Math.round(rate(counters.recordsIn, previous?.counters.recordsIn)),
+      outPerSecond: Math.round(rate(counters.recordsOut, previous?.counters.recordsOut)),
+      millisBehindLatest: counters.millisBehindLatest,
+      lastError: counters.lastError,
+      at: new Date().toISOString(),
+    };
+  };
+
+  const replace = async (lease: ShardLease, change: LeaseChange): Promise<ShardLease> => {
+    const body = changedLease(lease, change, config.leaseDurationSeconds, new Date());
+    const updated = toShardLease(
+      await api.replaceNamespacedLease({ name: lease.name, namespace, body }),
+    );
+    if (updated === undefined) throw new Error(`Lease ${lease.name} lost its shard annotation`);
+    return updated;
+  };
+
+  /** Writes a held Lease, one write per shard at a time so we never conflict with ourselves. */
+  const writeHeld = (shardId: string, change: LeaseChange): Promise<void> => {
+    const previous = writing.get(shardId) ?? Promise.resolve();
+    const next = previous
+      .catch(() => undefined)
+      .then(async () => {
+        const current = held.get(shardId);
+        if (current === undefined) throw new LeaseLostError(shardId, "not held");
+        try {
+          const updated = await replace(current, { ...change, progress: progress(shardId) });
+          if (updated.holder === me) held.set(shardId, updated);
+          else held.delete(shardId);
+          lastWrite.set(shardId, now());
+        } catch (error) {
+          if (statusCode(error) === 409 || statusCode(error) === 404) {
+            const reason =
+              statusCode(error) === 409
+                ? "another processor wrote the Lease (taken over)"
+                : "the Lease was deleted";
+            lose(shardId, reason);
+            throw new LeaseLostError(shardId, reason);
+          }
+          throw error;
+        }
+      });
+    writing.set(shardId, next);
+    return next;
+  };
+
+  const listLeases = async (): Promise<Map<string, ShardLease>> => {
+    const list = await api.listNamespacedLease({
+      namespace,
+      ...(labelSelector === "" ? {} : { labelSelector }),
+    });
+    const leases = new Map<string, ShardLease>();
+    for (const item of list.items) {
+      const lease = toShardLease(item);
+      if (lease?.name.startsWith(`${config.leasePrefix}-`) === true)
+        leases.set(lease.shardId, lease);
+    }
+    return leases;
+  };
+
+  const createMissing = async (
+    listed: readonly ShardInfo[],
+    leases: Map<string, ShardLease>,
+  ): Promise<void> => {
+    const missing = listed.filter((shard) => !leases.has(shard.shardId));
+    await Promise.all(
+      missing.map(async (shard) => {
+        const body: V1Lease = newShardLease({
+          namespace,
+          prefix: config.leasePrefix,
+          shardId: shard.shardId,
+          parents: [shard.parentShardId, shard.adjacentParentShardId],
+          labels: config.labels,
+          owner: config.owner,
+          leaseDurationSeconds: config.leaseDurationSeconds,
+        });
+        try {
+          const created = toShardLease(await api.createNamespacedLease({ namespace, body }));
+          if (created !== undefined) leases.set(shard.shardId, created);
+        } catch (error) {
+          // Another processor created it first: it is in the next list.
+          if (statusCode(error) !== 409) throw error;
+        }
+      }),
+    );
+  };
+
+  const observe = (leases: Map<string, ShardLease>): void => {
+    const at = now();
+    for (const lease of leases.values()) {
+      const seen = observed.get(lease.name);
+      if (seen?.resourceVersion !== lease.resourceVersion) {
+        observed.set(lease.name, { resourceVersion: lease.resourceVersion, since: at });
+      }
+    }
+  };
+
+  const expired = (lease: ShardLease): boolean =>
+    lease.holder !== "" &&
+    lease.holder !== me &&
+    now() - (observed.get(lease.name)?.since ?? now()) >= lease.leaseDurationSeconds * 1000;
+
+  /** Notices Leases taken from us, and adopts ours from a previous run of this same pod. */
+  const reconcileHeld = (leases: Map<string, ShardLease>): void => {
+    for (const [shardId, mine] of held) {
+      const listed = leases.get(shardId);
+      if (listed === undefined) lose(shardId, "the Lease was deleted");
+      else if (listed.holder !== me && listed.resourceVersion !== mine.resourceVersion) {
+        lose(
+          shardId,
+          `taken over by ${listed.holder === "" ? "nobody (released)" : listed.holder}`,
+        );
+      } else if (now() - (lastWrite.get(shardId) ?? now()) > mine.leaseDurationSeconds * 1000) {
+        // Not renewed for a whole lease duration (API server unreachable, process paused):
+        // another processor may already read it.
+        lose(shardId, "not renewed within the lease duration");
+      }
+    }
+    for (const lease of leases.values()) {
+      if (lease.holder === me && !held.has(lease.shardId) && lease.checkpoint !== SHARD_END) {
+        held.set(lease.shardId, lease);
+        lastWrite.set(lease.shardId, now());
+        logger.info({ shardId: lease.shardId }, "adopted a shard lease this pod held before");
+      }
+    }
+  };
+
+  const acquire = async (lease: ShardLease, how: string): Promise<void> => {
+    try {
+      const taken = await replace(lease, { holder: me });
+      held.set(lease.shardId, taken);
+      lastWrite.set(lease.shardId, now());
+      logger.info(
+        {
+          shardId: lease.shardId,
+          how,
+          from: lease.holder === "" ? undefined : lease.holder,
+          checkpoint: lease.checkpoint,
+        },
+        "took a shard lease",
+      );
+    } catch (error) {
+      // Someone else took it between our list and our write.
+      if (statusCode(error) !== 409) throw error;
+    }
+  };
+
+  const renewDue = async (): Promise<void> => {
+    const due = [...held.keys()].filter(
+      (shardId) => now() - (lastWrite.get(shardId) ?? 0) >= config.renewIntervalMs * 0.9,
+    );
+    await Promise.all(
+      due.map((shardId) =>
+        writeHeld(shardId, {}).catch((error: unknown) => {
+          if (!(error instanceof LeaseLostError)) {
+            logger.warn({ shardId, err: String(error) }, "renewing the shard lease failed");
+          }
+        }),
+      ),
+    );
+  };
+
+  return {
+    syncIntervalMs: config.renewIntervalMs,
+    async sync(listed) {
+      const leases = await listLeases();
+      await createMissing(listed, leases);
+      observe(leases);
+      reconcileHeld(leases);
+      await renewDue();
+      for (const [shardId, lease] of held) leases.set(shardId, lease);
+
+      const checkpoints = new Map(
+        [...leases].map(([shardId, lease]) => [shardId, lease.checkpoint]),
+      );
+      const isFinished = (shardId: string): boolean => checkpoints.get(shardId) === SHARD_END;
+      const readable = new Set(readableShards(listed, isFinished).map((shard) => shard.shardId));
+      for (const shardId of held.keys()) {
+        if (!readable.has(shardId)) {
+          await writeHeld(shardId, { holder: "" }).catch(() => undefined);
+          held.delete(shardId);
+        }
+      }
+      const plan = planAcquisitions({
+        me,
+        leases: [...leases.values()],
+        readable,
+        expired,
+        maxSteals: config.maxStealsPerRenewal,
+      });
+      await Promise.all([
+        ...plan.take.map((lease) => acquire(lease, lease.holder === "" ? "free" : "expired")),
+        ...plan.steal.map((lease) => acquire(lease, "stolen to balance")),
+      ]);
+      for (const [shardId, lease] of held) checkpoints.set(shardId, lease.checkpoint);
+      return { checkpoints, owned: new Set(held.keys()) };
+    },
+    async put(shardId, checkpoint) {
+      // A finished shard needs no owner: release it with its SHARD_END.
+      await writeHeld(
+        shardId,
+        checkpoint === SHARD_END ? { checkpoint, holder: "" } : { checkpoint },
+      );
+    },
+    async release() {
+      const shards = [...held.keys()];
+      await Promise.all(
+        shards.map((shardId) =>
+          writeHeld(shardId, { holder: "" }).catch((error: unknown) => {
+            logger.warn({ shardId, err: String(error) }, "releasing the shard lease failed");
+          }),
+        ),
+      );
+      if (shards.length > 0) logger.info({ shards }, "released shard leases");
+    },
+    onLost(listener) {
+      lostListeners.push(listener);
+    },
+    held: () => [...held.keys()],
+  };
+}
