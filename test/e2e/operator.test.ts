@@ -3,54 +3,12 @@
 // nothing on a restart, and only the elected replica acts. (No kubelet runs here: processor pods
 // stay Pending, which is what the status then says.)
 import assert from "node:assert/strict";
-import { spawn, type ChildProcess } from "node:child_process";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { crdPath } from "../../operator/api/crd.ts";
-import { freePort } from "../../demo/kinesis-emulator.ts";
 import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
+import { startOperator, type Operator } from "../support/operator-process.ts";
 import { waitFor } from "../support/wait-for.ts";
-
-interface Operator {
-  child: ChildProcess;
-  /** The operator's /metrics text. */
-  metrics(): Promise<string>;
-  output: () => string;
-  stop(): Promise<void>;
-}
-
-async function startOperator(cluster: ControlPlane, name: string): Promise<Operator> {
-  const port = await freePort();
-  const child = spawn(process.execPath, [join(import.meta.dirname, "../../operator/main.ts")], {
-    env: {
-      PATH: process.env.PATH ?? "",
-      KUBECONFIG: cluster.kubeconfig,
-      PROCESSOR_IMAGE: "ghcr.io/async-enrichment/async-enrichment:test",
-      POD_NAME: name,
-      POD_NAMESPACE: "default",
-      METRICS_HOST: "127.0.0.1",
-      METRICS_PORT: String(port),
-    },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let output = "";
-  child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) =>
-    child.once("exit", () => {
-      resolve();
-    }),
-  );
-  return {
-    child,
-    metrics: async () => (await fetch(`http://127.0.0.1:${port}/metrics`)).text(),
-    output: () => output,
-    stop: async () => {
-      if (child.exitCode === null) child.kill("SIGTERM");
-      await exited;
-    },
-  };
-}
 
 const json = <T>(text: string): T => JSON.parse(text) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- callers name the shape
 

@@ -1,0 +1,472 @@
+// Many processors, one job, on the real control plane with the test kubelet: the operator runs the
+// processor pods, which share a 6-shard stream of the Kinesis emulator through shard Leases while
+// a producer keeps writing. Failover after kill -9, rebalancing on scale, fencing of a paused
+// processor and resharding, each checked for lost records, with the duplicates held to a bound.
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test, type TestContext } from "node:test";
+import {
+  DescribeStreamSummaryCommand,
+  ListShardsCommand,
+  MergeShardsCommand,
+  SplitShardCommand,
+} from "@aws-sdk/client-kinesis";
+import {
+  emulatorCredentials,
+  startKinesisEmulator,
+  type KinesisEmulator,
+} from "../../demo/kinesis-emulator.ts";
+import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
+import { crdPath } from "../../operator/api/crd.ts";
+import { SHARD_END } from "../../processor/checkpoint/store.ts";
+import { annotations, type ShardProgress } from "../../processor/leases/shard-lease.ts";
+import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
+import { startKubelet, type Kubelet } from "../cluster/kubelet/kubelet.ts";
+import { readPodLog } from "../cluster/kubelet/pod-files.ts";
+import type { Pod } from "../cluster/kubelet/types.ts";
+import { startOperator, type Operator } from "../support/operator-process.ts";
+import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
+import { createStreams, type Streams } from "../support/test-bed.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const leaseDurationSeconds = 4;
+const renewIntervalMs = 1_000;
+const checkpointIntervalMs = 1_000;
+const capacity = 20;
+/** Records per second the producer writes, over all shards. */
+const produceRate = 200;
+
+interface LeaseView {
+  shardId: string;
+  holder: string;
+  checkpoint: string | undefined;
+  transitions: number;
+  progress: ShardProgress | undefined;
+}
+
+interface LeaseObject {
+  metadata: { annotations?: Record<string, string> };
+  spec: { holderIdentity?: string; leaseTransitions?: number };
+}
+
+const decodeId = (data: Uint8Array): number =>
+  (JSON.parse(Buffer.from(data).toString()) as { id: number }).id;
+
+describe("shard leases: many processors share a stream", () => {
+  let cluster: ControlPlane;
+  let kubelet: Kubelet;
+  let emulator: KinesisEmulator;
+  let endpoint: Awaited<ReturnType<typeof startScriptedEndpoint>>;
+  let operator: Operator;
+  let streams: Streams;
+  let produced = 0;
+  let producing: Promise<void> = Promise.resolve();
+  const producer = { running: false };
+
+  const kubectl = (...args: string[]): Promise<string> => cluster.kubectlAsync(...args);
+  const apply = async (manifest: object): Promise<void> => {
+    const folder = join(cluster.directory, "manifests");
+    mkdirSync(folder, { recursive: true });
+    const file = join(folder, `${String(Date.now())}.json`);
+    writeFileSync(file, JSON.stringify(manifest));
+    await kubectl("apply", "-f", file);
+  };
+
+  const leases = async (): Promise<LeaseView[]> => {
+    const list = JSON.parse(
+      await kubectl("get", "leases", "-l", "asyncenrichment.dev/job=orders", "-o", "json"),
+    ) as { items: LeaseObject[] };
+    return list.items.map((lease) => {
+      const progress = lease.metadata.annotations?.[annotations.progress];
+      return {
+        shardId: lease.metadata.annotations?.[annotations.shardId] ?? "",
+        holder: lease.spec.holderIdentity ?? "",
+        checkpoint: lease.metadata.annotations?.[annotations.checkpoint],
+        transitions: lease.spec.leaseTransitions ?? 0,
+        progress: progress === undefined ? undefined : (JSON.parse(progress) as ShardProgress),
+      };
+    });
+  };
+  const open = (all: LeaseView[]): LeaseView[] =>
+    all.filter((lease) => lease.checkpoint !== SHARD_END);
+  const holdings = (all: LeaseView[]): Map<string, number> => {
+    const counts = new Map<string, number>();
+    for (const lease of open(all)) {
+      if (lease.holder !== "") counts.set(lease.holder, (counts.get(lease.holder) ?? 0) + 1);
+    }
+    return counts;
+  };
+  const processorPods = async (): Promise<Pod[]> =>
+    (
+      JSON.parse(
+        await kubectl(
+          "get",
+          "pods",
+          "-l",
+          "asyncenrichment.dev/job=orders,app.kubernetes.io/component=processor",
+          "-o",
+          "json",
+        ),
+      ) as { items: Pod[] }
+    ).items;
+  const pidOf = async (podName: string): Promise<number> => {
+    const pod = (await processorPods()).find((candidate) => candidate.metadata.name === podName);
+    const id = pod?.status?.containerStatuses?.[0]?.containerID ?? "";
+    assert.match(id, /^process:\/\/\d+$/, `pid of ${podName}`);
+    return Number(id.replace("process://", ""));
+  };
+  const waitForHoldings = (
+    what: string,
+    done: (counts: Map<string, number>, all: LeaseView[]) => boolean,
+    timeoutMs = 60_000,
+  ): Promise<LeaseView[]> =>
+    waitFor(leases, (all) => done(holdings(all), all), { timeoutMs, what, intervalMs: 200 });
+
+  const output = async (): Promise<number[]> => {
+    const records = [
+      ...(await readAllRecords(emulator.client, streams.sink)),
+      ...(await readAllRecords(emulator.client, streams.deadLetter)),
+    ];
+    return records.map((record) => decodeId(record.data));
+  };
+  /** Waits until every record produced so far is in the sink or dead letter; counts duplicates. */
+  const everythingArrived = async (): Promise<{ ids: number[]; duplicates: number }> => {
+    const upTo = produced;
+    const ids = await waitFor(
+      output,
+      (found) => new Set(found.filter((id) => id < upTo)).size === upTo,
+      {
+        timeoutMs: 90_000,
+        what: `all of the first ${String(upTo)} records in the sink`,
+        intervalMs: 1_000,
+      },
+    );
+    return { ids, duplicates: ids.length - new Set(ids).size };
+  };
+
+  const startProducing = (): void => {
+    producer.running = true;
+    producing = (async () => {
+      const batch = produceRate / 4;
+      while (producer.running) {
+        const from = produced;
+        await produceRecords(
+          emulator.client,
+          streams.source,
+          Array.from({ length: batch }, (_, index) => ({
+            data: Buffer.from(JSON.stringify({ id: from + index, key: `k${(from + index) % 40}` })),
+            partitionKey: `k${(from + index) % 40}`,
+          })),
+        );
+        produced += batch;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+  };
+  const stopProducing = async (): Promise<void> => {
+    producer.running = false;
+    await producing;
+  };
+
+  before(async () => {
+    cluster = await startControlPlane({ name: "shard-leases" });
+    cluster.installCrds(crdPath);
+    kubelet = await startKubelet({
+      kubeconfig: cluster.kubeconfig,
+      nodeName: "lease-node",
+      podsDir: join(cluster.directory, "pods"),
+      backoffBaseMs: 500,
+    });
+    emulator = await startKinesisEmulator();
+    streams = await createStreams(emulator, 6);
+    endpoint = await startScriptedEndpoint(() => ({ delayMs: 5 }));
+    operator = await startOperator(cluster, "operator-leases", {
+      BIND_PROCESSORS_TO_POD_IP: "true",
+    });
+    await kubectl(
+      "create",
+      "secret",
+      "generic",
+      "emulator-credentials",
+      `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
+      `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
+    );
+  });
+
+  after(async () => {
+    producer.running = false;
+    await producing.catch(() => undefined);
+    await operator.stop();
+    await kubelet.stop();
+    await cluster.stop();
+    await endpoint.close();
+    await emulator.stop();
+  });
+
+  test("parallelism 3 over 6 shards: each pod holds 2, every record arrives, kubectl get shows it", async (t: TestContext) => {
+    startProducing();
+    await apply({
+      apiVersion: "asyncenrichment.dev/v1alpha1",
+      kind: "AsyncEnrichmentJob",
+      metadata: { name: "orders", namespace: "default" },
+      spec: {
+        aws: {
+          region: "us-east-1",
+          endpoint: emulator.endpoint,
+          credentialsSecretRef: { name: "emulator-credentials" },
+        },
+        source: { stream: streams.source },
+        sink: { stream: streams.sink },
+        deadLetter: { stream: streams.deadLetter },
+        endpoint: { url: endpoint.url, timeoutMs: 2_000 },
+        parallelism: 3,
+        capacity,
+        ordering: "ordered",
+        checkpointIntervalMs,
+        leases: { leaseDurationSeconds, renewIntervalMs },
+      },
+    });
+    await waitForHoldings(
+      "3 processors holding 2 shards each",
+      (counts, all) =>
+        open(all).length === 6 && counts.size === 3 && [...counts.values()].every((n) => n === 2),
+      120_000,
+    );
+    const status = await waitFor(
+      async () =>
+        JSON.parse(await kubectl("get", "aej", "orders", "-o", "json")) as {
+          status?: {
+            shards?: number;
+            ownedShards?: number;
+            recordsPerSecond?: number;
+            conditions?: { type: string; status: string; reason: string }[];
+          };
+        },
+      (job) =>
+        job.status?.conditions?.some((c) => c.type === "Ready" && c.status === "True") === true &&
+        (job.status.recordsPerSecond ?? 0) > 0,
+      { timeoutMs: 30_000, what: "the job Ready with a records/s figure", intervalMs: 500 },
+    );
+    assert.equal(status.status.shards, 6);
+    assert.equal(status.status.ownedShards, 6);
+    const row = await kubectl("get", "aej", "orders", "--no-headers");
+    assert.match(row, /^orders\s+Running\s+3\s+3\s+6\s+\d+\s+\d+/, row);
+
+    const { duplicates } = await everythingArrived();
+    t.diagnostic(`${String(produced)} records produced, ${String(duplicates)} duplicates`);
+  });
+
+  test("kill -9 of a processor: its shards move within the lease duration plus a renewal, nothing is lost, duplicates stay bounded", async (t: TestContext) => {
+    const before = await leases();
+    const transitionsBefore = before.reduce((sum, lease) => sum + lease.transitions, 0);
+    const duplicatesBefore = (await everythingArrived()).duplicates;
+    const victim = [...holdings(before).keys()][0] ?? "";
+    const victimShards = open(before).filter((lease) => lease.holder === victim);
+    const pid = await pidOf(victim);
+
+    const killedAt = performance.now();
+    process.kill(pid, "SIGKILL");
+    // As when its node is lost: the pod is gone, no restart in place.
+    await kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=false");
+    await waitForHoldings(
+      `the shards of ${victim} taken over`,
+      (counts, all) =>
+        !counts.has(victim) &&
+        victimShards.every((shard) =>
+          all.some((lease) => lease.shardId === shard.shardId && lease.holder !== ""),
+        ),
+      30_000,
+    );
+    const failoverMs = performance.now() - killedAt;
+    t.diagnostic(`failover (kill to new holder): ${failoverMs.toFixed(0)} ms`);
+    assert.ok(
+      failoverMs <= leaseDurationSeconds * 1000 + renewIntervalMs + 3_000,
+      `failover took ${failoverMs.toFixed(0)} ms`,
+    );
+
+    await waitForHoldings(
+      "the replacement pod balanced in (2 shards each)",
+      (counts) => counts.size === 3 && [...counts.values()].every((n) => n === 2),
+    );
+    const { duplicates } = await everythingArrived();
+    const moves =
+      (await leases()).reduce((sum, lease) => sum + lease.transitions, 0) - transitionsBefore;
+    // Each move replays at most what the old holder wrote since its last checkpoint (one
+    // checkpoint interval, plus one renewal for a steal it learns of late) and its in-flight calls.
+    const perShardRate = produceRate / 6;
+    const bound = Math.ceil(
+      moves * (perShardRate * ((checkpointIntervalMs + renewIntervalMs) / 1000) + capacity),
+    );
+    t.diagnostic(
+      `lease moves: ${String(moves)}, duplicates: ${String(duplicates - duplicatesBefore)}, bound: ${String(bound)}`,
+    );
+    assert.ok(duplicates - duplicatesBefore <= bound, `duplicates within ${String(bound)}`);
+  });
+
+  test("kubectl scale 3 -> 5 -> 1 rebalances the shards and loses nothing", async (t: TestContext) => {
+    let started = performance.now();
+    await kubectl("scale", "aej/orders", "--replicas=5");
+    await waitForHoldings(
+      "5 processors, at most 2 shards each, all 6 held",
+      (counts) =>
+        counts.size === 5 &&
+        [...counts.values()].every((n) => n <= 2) &&
+        [...counts.values()].reduce((a, b) => a + b, 0) === 6,
+    );
+    t.diagnostic(`rebalance 3 -> 5: ${(performance.now() - started).toFixed(0)} ms`);
+
+    started = performance.now();
+    await kubectl("scale", "aej/orders", "--replicas=1");
+    await waitForHoldings(
+      "1 processor holding all 6 shards",
+      (counts) => counts.size === 1 && [...counts.values()][0] === 6,
+    );
+    t.diagnostic(`rebalance 5 -> 1: ${(performance.now() - started).toFixed(0)} ms`);
+    const { duplicates } = await everythingArrived();
+    t.diagnostic(`${String(produced)} records produced so far, ${String(duplicates)} duplicates`);
+  });
+
+  test("a processor paused past its leases (SIGSTOP) cannot move their checkpoints and drops them when resumed", async () => {
+    await kubectl("scale", "aej/orders", "--replicas=2");
+    const balanced = await waitForHoldings(
+      "2 processors holding 3 shards each",
+      (counts) => counts.size === 2 && [...counts.values()].every((n) => n === 3),
+    );
+    const paused = [...holdings(balanced).keys()][0] ?? "";
+    const pausedShards = open(balanced)
+      .filter((lease) => lease.holder === paused)
+      .map((lease) => lease.shardId);
+    const pid = await pidOf(paused);
+    process.kill(pid, "SIGSTOP");
+    try {
+      await waitForHoldings(
+        `the other processor holding the shards of the paused ${paused}`,
+        (counts) => !counts.has(paused) && [...counts.values()][0] === 6,
+        20_000,
+      );
+    } finally {
+      process.kill(pid, "SIGCONT");
+    }
+    // Watch the checkpoints while the paused processor wakes with stale Leases: none may go back.
+    const highest = new Map<string, bigint>();
+    const deadline = performance.now() + 4_000;
+    while (performance.now() < deadline) {
+      for (const lease of await leases()) {
+        if (lease.checkpoint === undefined || lease.checkpoint === SHARD_END) continue;
+        const value = BigInt(lease.checkpoint);
+        const seen = highest.get(lease.shardId);
+        assert.ok(seen === undefined || value >= seen, `checkpoint of ${lease.shardId} went back`);
+        highest.set(lease.shardId, value);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    const log = readPodLog(kubelet.podsDir, "default", paused, "processor");
+    const lost = log
+      .split("\n")
+      .filter((line) => line.includes("shard lease lost"))
+      .map((line) => (JSON.parse(line) as { shardId: string }).shardId);
+    for (const shardId of pausedShards) {
+      assert.ok(
+        lost.includes(shardId),
+        `${paused} dropped ${shardId}; it logged ${lost.join(",")}`,
+      );
+    }
+    await everythingArrived();
+  });
+
+  test("a split and a merge mid-stream: children start after their parents end, order per key holds, nothing is lost", async () => {
+    const active = () =>
+      waitFor(
+        async () =>
+          (
+            await emulator.client.send(
+              new DescribeStreamSummaryCommand({ StreamName: streams.source }),
+            )
+          ).StreamDescriptionSummary?.StreamStatus,
+        (state) => state === "ACTIVE",
+        { timeoutMs: 10_000, what: "the stream ACTIVE" },
+      );
+    const shards =
+      (await emulator.client.send(new ListShardsCommand({ StreamName: streams.source }))).Shards ??
+      [];
+    const first = shards.find((shard) => shard.ShardId === "shardId-000000000000");
+    const start = BigInt(first?.HashKeyRange?.StartingHashKey ?? "0");
+    const end = BigInt(first?.HashKeyRange?.EndingHashKey ?? "0");
+    await emulator.client.send(
+      new SplitShardCommand({
+        StreamName: streams.source,
+        ShardToSplit: "shardId-000000000000",
+        NewStartingHashKey: ((start + end) / 2n).toString(),
+      }),
+    );
+    await active();
+    await emulator.client.send(
+      new MergeShardsCommand({
+        StreamName: streams.source,
+        ShardToMerge: "shardId-000000000004",
+        AdjacentShardToMerge: "shardId-000000000005",
+      }),
+    );
+    await active();
+    const parents = ["shardId-000000000000", "shardId-000000000004", "shardId-000000000005"];
+    await waitFor(
+      leases,
+      (all) =>
+        parents.every(
+          (id) => all.find((lease) => lease.shardId === id)?.checkpoint === SHARD_END,
+        ) &&
+        open(all).length === 6 &&
+        open(all).every((lease) => lease.holder !== ""),
+      { timeoutMs: 60_000, what: "parents at SHARD_END and the 3 children held", intervalMs: 500 },
+    );
+    await stopProducing();
+    await everythingArrived();
+
+    // In ordered mode a key's records leave in order; a replay may repeat some, never reorder
+    // the first copies.
+    const byKey = new Map<string, number[]>();
+    for (const record of await readAllRecords(emulator.client, streams.sink)) {
+      byKey.set(record.partitionKey, [
+        ...(byKey.get(record.partitionKey) ?? []),
+        decodeId(record.data),
+      ]);
+    }
+    for (const [key, ids] of byKey) {
+      const seen = new Set<number>();
+      const firsts = ids.filter((id) => !seen.has(id) && seen.add(id));
+      assert.deepEqual(
+        firsts,
+        [...firsts].sort((a, b) => a - b),
+        `order of key ${key}`,
+      );
+    }
+
+    // Parents end before children start, as their processors logged it.
+    const pods = await processorPods();
+    const events = pods.flatMap((pod) =>
+      readPodLog(kubelet.podsDir, "default", pod.metadata.name, "processor")
+        .split("\n")
+        .filter((line) => line.startsWith("{"))
+        .map((line) => JSON.parse(line) as { time: number; msg: string; shardId?: string }),
+    );
+    const ended = (id: string) =>
+      events.find(
+        (event) => event.msg === "shard read to its end and checkpointed" && event.shardId === id,
+      )?.time;
+    const startedReading = (id: string) =>
+      events.find((event) => event.msg === "reading shard" && event.shardId === id)?.time;
+    for (const child of ["shardId-000000000006", "shardId-000000000007", "shardId-000000000008"]) {
+      const childStart = startedReading(child);
+      assert.ok(childStart !== undefined, `${child} was read`);
+      const before = child === "shardId-000000000008" ? parents.slice(1) : parents.slice(0, 1);
+      for (const parent of before) {
+        const parentEnd = ended(parent);
+        assert.ok(
+          parentEnd !== undefined && parentEnd <= childStart,
+          `${parent} ended before ${child} started`,
+        );
+      }
+    }
+  });
+});
