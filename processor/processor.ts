@@ -145,7 +145,10 @@ export function startProcessor(
       attempts: 0,
       startedAt: Date.now(),
     }),
-    emit: route,
+    emit: (record, result) => {
+      if (!result.ok) shards.noteFailure(record.shardId, result.reason);
+      return route(record, result);
+    },
     onFatal: (error) => {
       fail(`emitting a result failed: ${describeError(error)}`);
     },

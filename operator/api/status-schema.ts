@@ -82,6 +82,11 @@ export const jobStatusSchema = z
       .min(0)
       .optional()
       .describe("Records written (to the sink or dead letter) per second, over all pods."),
+    failedPerSecond: z
+      .number()
+      .min(0)
+      .optional()
+      .describe("Records whose endpoint call failed, per second (sent to the failure policy)."),
     conditions: z.array(conditionSchema).optional().describe("Ready, Progressing and Degraded."),
   })
   .describe("What the operator and the processors report.");

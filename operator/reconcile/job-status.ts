@@ -22,6 +22,32 @@ export interface Observed {
   shards: ShardProgressSummary;
 }
 
+/** Degraded when processors report that reading the source or calling the endpoint fails. */
+function processorHealth(job: Job, shards: ShardProgressSummary): ConditionUpdate {
+  if (shards.readError !== undefined) {
+    return {
+      type: "Degraded",
+      status: "True",
+      reason: "SourceReadFailing",
+      message: `Reading shard ${shards.readError.shardId} of ${job.spec.source.stream} fails: ${shards.readError.error}. The processors retry; check spec.source.stream, spec.aws and the pods' AWS identity.`,
+    };
+  }
+  if (shards.failure !== undefined) {
+    const fate = {
+      deadLetter: `go to the dead-letter stream ${job.spec.deadLetter?.stream ?? ""}`,
+      drop: "are dropped (failurePolicy drop)",
+      fail: "stop the processors (failurePolicy fail)",
+    }[job.spec.failurePolicy];
+    return {
+      type: "Degraded",
+      status: "True",
+      reason: "RecordsFailing",
+      message: `${String(shards.failedPerSecond)} records/s fail at the endpoint and ${fate}; last reason (shard ${shards.failure.shardId}): ${shards.failure.reason}. Check that ${job.spec.endpoint.url} is up and answers as expected.`,
+    };
+  }
+  return { type: "Degraded", status: "False", reason: "AsExpected", message: "No problem found." };
+}
+
 /** Ready once every shard that may be read has a live holder. */
 function shardReadiness(job: Job, observed: Observed): ConditionUpdate {
   const { shards } = observed;
@@ -80,15 +106,7 @@ function conditionsFor(
     };
   }
   const { shards } = observed;
-  const healthy: ConditionUpdate =
-    shards.readError === undefined
-      ? { type: "Degraded", status: "False", reason: "AsExpected", message: "No problem found." }
-      : {
-          type: "Degraded",
-          status: "True",
-          reason: "SourceReadFailing",
-          message: `Reading shard ${shards.readError.shardId} of ${job.spec.source.stream} fails: ${shards.readError.error}. The processors retry; check spec.source.stream, spec.aws and the pods' AWS identity.`,
-        };
+  const healthy = processorHealth(job, shards);
   if (paused) {
     const message = job.spec.suspend
       ? "spec.suspend is true: no processor runs and checkpoints are kept. Set it to false to resume."
@@ -165,6 +183,7 @@ export function jobStatus(
       : { maxLagMillis: observed.shards.maxLagMillis }),
     recordsInPerSecond: observed.shards.recordsInPerSecond,
     recordsPerSecond: observed.shards.recordsPerSecond,
+    failedPerSecond: observed.shards.failedPerSecond,
     conditions,
   };
 }

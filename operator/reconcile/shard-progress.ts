@@ -15,6 +15,9 @@ export interface ShardProgressSummary {
   maxLagMillis: number | undefined;
   recordsInPerSecond: number;
   recordsPerSecond: number;
+  /** Records whose endpoint call failed, per second, and the last reason reported. */
+  failedPerSecond: number;
+  failure: { shardId: string; reason: string } | undefined;
   /** A source error a holder reports, with its shard. */
   readError: { shardId: string; error: string } | undefined;
 }
@@ -43,6 +46,9 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
   const lags = reports
     .map(({ progress }) => progress?.millisBehindLatest)
     .filter((lag) => lag !== undefined);
+  const failingCalls = reports.find(
+    ({ progress }) => (progress?.failedPerSecond ?? 0) > 0 && progress?.lastFailure !== undefined,
+  );
   const failing = reports.find(({ progress }) => progress?.lastError !== undefined);
   const sum = (pick: (lease: (typeof reports)[number]) => number): number =>
     reports.reduce((total, report) => total + pick(report), 0);
@@ -59,6 +65,11 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
     maxLagMillis: lags.length === 0 ? undefined : Math.max(...lags),
     recordsInPerSecond: sum(({ progress }) => progress?.inPerSecond ?? 0),
     recordsPerSecond: sum(({ progress }) => progress?.outPerSecond ?? 0),
+    failedPerSecond: sum(({ progress }) => progress?.failedPerSecond ?? 0),
+    failure:
+      failingCalls === undefined
+        ? undefined
+        : { shardId: failingCalls.lease.shardId, reason: failingCalls.progress?.lastFailure ?? "" },
     readError:
       failing === undefined
         ? undefined

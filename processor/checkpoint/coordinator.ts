@@ -16,6 +16,8 @@ export interface ShardCounters {
   recordsOut: number;
   millisBehindLatest: number | undefined;
   lastError: string | undefined;
+  failed: number;
+  lastFailure: string | undefined;
 }
 
 export interface ShardCoordinator {

@@ -77,6 +77,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       recordsOut: counters.recordsOut,
       inPerSecond: Math.round(rate(counters.recordsIn, previous?.counters.recordsIn)),
       outPerSecond: Math.round(rate(counters.recordsOut, previous?.counters.recordsOut)),
+      failedPerSecond: Math.round(rate(counters.failed, previous?.counters.failed)),
+      lastFailure: counters.lastFailure,
       millisBehindLatest: counters.millisBehindLatest,
       lastError: counters.lastError,
       at: new Date().toISOString(),

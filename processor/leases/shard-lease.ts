@@ -18,7 +18,11 @@ export interface ShardProgress {
   recordsOut: number;
   inPerSecond: number;
   outPerSecond: number;
+  /** Records whose call failed, per second, and the reason of the last one. */
+  failedPerSecond: number;
+  lastFailure: string | undefined;
   millisBehindLatest: number | undefined;
+  /** The last error reading the shard, cleared by the next successful read. */
   lastError: string | undefined;
   /** RFC 3339 time of the write. */
   at: string;

@@ -22,6 +22,9 @@ export interface ShardStatus {
   millisBehindLatest: number | undefined;
   checkpoint: string | undefined;
   lastError: string | undefined;
+  /** Records whose call failed (sent to the failure policy). */
+  failed: number;
+  lastFailure: string | undefined;
 }
 
 export interface ShardSupervisorOptions {
@@ -116,6 +119,8 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       millisBehindLatest: undefined,
       checkpoint: startAfter,
       lastError: undefined,
+      failed: 0,
+      lastFailure: undefined,
     };
     const reading: Reading = {
       tracker,
@@ -207,7 +212,16 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         recordsOut: reading.tracker.acknowledged,
         millisBehindLatest: reading.status.millisBehindLatest,
         lastError: reading.status.lastError,
+        failed: reading.status.failed,
+        lastFailure: reading.status.lastFailure,
       };
+    },
+    /** Counts a record of the shard whose call failed, for its Lease and /status. */
+    noteFailure(shardId: string, reason: string): void {
+      const reading = readings.get(shardId);
+      if (reading === undefined) return;
+      reading.status.failed++;
+      reading.status.lastFailure = reason;
     },
     trackers(): ShardTracker[] {
       return [...readings.values()].map((reading) => reading.tracker);

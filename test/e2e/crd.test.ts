@@ -117,6 +117,11 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       /spec\.endpoint\.url: Invalid value: "ftp:\/\/scoring\/score"/,
     ],
     [
+      "a lease renewed no sooner than it expires",
+      { leases: { leaseDurationSeconds: 5, renewIntervalMs: 5_000 } },
+      /spec\.leases\.renewIntervalMs: Invalid value: .*must be shorter than spec\.leases\.leaseDurationSeconds/,
+    ],
+    [
       "a timeout past the deadline",
       { endpoint: { url: "http://s", timeoutMs: 60_000, deadlineMs: 1_000 } },
       /spec\.endpoint\.deadlineMs: Invalid value: .*must be at least spec\.endpoint\.timeoutMs/,

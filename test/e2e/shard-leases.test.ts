@@ -12,6 +12,7 @@ import {
   MergeShardsCommand,
   SplitShardCommand,
 } from "@aws-sdk/client-kinesis";
+import { KubeConfig, Watch } from "@kubernetes/client-node";
 import {
   emulatorCredentials,
   startKinesisEmulator,
@@ -145,6 +146,24 @@ describe("shard leases: many processors share a stream", () => {
     return { ids, duplicates: ids.length - new Set(ids).size };
   };
 
+  /** Updates of the job's Leases seen by a watch over a window. */
+  const countLeaseUpdates = async (windowMs: number): Promise<number> => {
+    const config = new KubeConfig();
+    config.loadFromFile(cluster.kubeconfig);
+    let updates = 0;
+    const watch = await new Watch(config).watch(
+      "/apis/coordination.k8s.io/v1/namespaces/default/leases",
+      { labelSelector: "asyncenrichment.dev/job=orders" },
+      (type) => {
+        if (type === "MODIFIED") updates++;
+      },
+      () => undefined,
+    );
+    await new Promise((resolve) => setTimeout(resolve, windowMs));
+    watch.abort();
+    return updates;
+  };
+
   const startProducing = (): void => {
     producer.running = true;
     producing = (async () => {
@@ -248,13 +267,26 @@ describe("shard leases: many processors share a stream", () => {
         (job.status.recordsPerSecond ?? 0) > 0,
       { timeoutMs: 30_000, what: "the job Ready with a records/s figure", intervalMs: 500 },
     );
-    assert.equal(status.status.shards, 6);
-    assert.equal(status.status.ownedShards, 6);
+    assert.deepEqual(
+      [status.status?.shards, status.status?.ownedShards],
+      [6, 6],
+      "shards and owned shards in the status",
+    );
     const row = await kubectl("get", "aej", "orders", "--no-headers");
     assert.match(row, /^orders\s+Running\s+3\s+3\s+6\s+\d+\s+\d+/, row);
 
     const { duplicates } = await everythingArrived();
     t.diagnostic(`${String(produced)} records produced, ${String(duplicates)} duplicates`);
+
+    // Lease updates over a steady window: checkpoints and renewals ride on one write, so each
+    // shard costs at most 1 / min(checkpoint, renew interval) writes per second.
+    const windowMs = 10_000;
+    const perShardPerSecond = (await countLeaseUpdates(windowMs)) / 6 / (windowMs / 1000);
+    const limit = 1000 / Math.min(checkpointIntervalMs, renewIntervalMs);
+    t.diagnostic(
+      `Lease updates per shard per second: ${perShardPerSecond.toFixed(2)} (limit ${String(limit)})`,
+    );
+    assert.ok(perShardPerSecond > 0 && perShardPerSecond <= limit * 1.2, String(perShardPerSecond));
   });
 
   test("kill -9 of a processor: its shards move within the lease duration plus a renewal, nothing is lost, duplicates stay bounded", async (t: TestContext) => {

@@ -38,6 +38,8 @@ const healthy: Observed = {
     maxLagMillis: 1200,
     recordsInPerSecond: 900,
     recordsPerSecond: 880,
+    failedPerSecond: 0,
+    failure: undefined,
     readError: undefined,
   },
 };
@@ -128,4 +130,28 @@ test("a suspended job is Paused, and Progressing while its pods drain", () => {
   );
   assert.equal(condition(settled, "Progressing")?.status, "False");
   assert.match(condition(settled, "Ready")?.message ?? "", /spec\.suspend is true/);
+});
+
+test("records failing at the endpoint: Degraded RecordsFailing says where they go and what to check", () => {
+  const status = jobStatus(
+    job,
+    [],
+    {
+      ...healthy,
+      shards: {
+        ...healthy.shards,
+        failedPerSecond: 12,
+        failure: { shardId: "shardId-000000000002", reason: "HTTP 503 after 3 attempts" },
+      },
+    },
+    new Date("2026-11-24T10:00:00Z"),
+  );
+  assert.equal(status.phase, "Degraded");
+  assert.equal(status.failedPerSecond, 12);
+  const degraded = condition(status, "Degraded");
+  assert.equal(degraded?.reason, "RecordsFailing");
+  assert.match(degraded?.message ?? "", /12 records\/s fail .* dead-letter stream dead/);
+  assert.match(degraded?.message ?? "", /HTTP 503 after 3 attempts/);
+  assert.match(degraded?.message ?? "", /http:\/\/scoring is up/);
+  assert.equal(condition(status, "Ready")?.status, "True", "failing records do not stop the job");
 });
