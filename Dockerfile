@@ -1,5 +1,6 @@
 # One image for every entry point of the project; the pod spec picks one with its args:
 #   processor/main.ts (default)  the Async I/O processor a job's pods run
+#   operator/main.ts             the operator (the Helm chart's Deployment)
 #   demo/endpoint.ts             the demo enrichment service, for in-cluster examples
 # Node 24 runs the TypeScript sources directly (type stripping), so there is no build step to drift.
 
@@ -14,6 +15,7 @@ WORKDIR /app
 COPY --from=dependencies /app/node_modules ./node_modules
 COPY package.json ./
 COPY processor ./processor
+COPY operator ./operator
 COPY demo/endpoint.ts ./demo/endpoint.ts
 # The image's own non-root user (uid 1000); the Helm chart also sets runAsNonRoot.
 USER 1000:1000

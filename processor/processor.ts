@@ -186,6 +186,8 @@ export function startProcessor(
     coordinator,
     checkpointer,
     submit: (record) => engine.submit(record),
+    handoverDrainMs:
+      coordination.type === "kubernetes" ? (coordination.leaseDurationSeconds * 1000) / 2 : 0,
     metrics,
     logger,
   });
@@ -211,12 +213,17 @@ export function startProcessor(
         "draining: stop reading, finish in-flight work, flush, checkpoint",
       );
       clearInterval(checkpointTimer);
+      // Syncing stops with reading: keep the shards' Leases alive until they are released.
+      const renewal = setInterval(() => {
+        void coordinator.renew();
+      }, coordinator.syncIntervalMs);
       let graceTimer: NodeJS.Timeout | undefined;
       const graceOver = new Promise<"grace over">((resolve) => {
         graceTimer = setTimeout(resolve, config.shutdownGraceMs, "grace over");
       });
       const outcome = await Promise.race([drain().then(() => "drained" as const), graceOver]);
       clearTimeout(graceTimer);
+      clearInterval(renewal);
       if (outcome === "grace over") {
         sink.abort();
         deadLetter?.abort();

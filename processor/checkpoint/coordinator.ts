@@ -26,9 +26,15 @@ export interface ShardCoordinator {
   sync(listed: readonly ShardInfo[]): Promise<Assignment>;
   /** Stores a checkpoint; rejects with LeaseLostError if this processor no longer owns the shard. */
   put(shardId: string, checkpoint: string): Promise<void>;
+  /** Renews held shards without taking new ones: while draining, so they do not expire. */
+  renew(): Promise<void>;
   /** Gives up every shard after the final checkpoint, so others take them without waiting. */
   release(): Promise<void>;
   onLost(listener: (shardId: string, reason: string) => void): void;
+  /** Another processor asked for a held shard: drain it, checkpoint, then `handOver`. */
+  onHandoffRequested(listener: (shardId: string) => void): void;
+  /** Releases one drained shard to the processor that asked for it. */
+  handOver(shardId: string): Promise<void>;
 }
 
 /** Raised by a checkpoint write that ownership no longer allows (fencing). */

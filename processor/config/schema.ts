@@ -295,7 +295,9 @@ export const coordinationSchema = z
           .min(0)
           .max(100)
           .default(1)
-          .describe("Leases taken per renewal from processors above their fair share."),
+          .describe(
+            "Shards asked per renewal from processors holding at least two more than this one (graceful hand-over; a plain steal after a lease duration).",
+          ),
       })
       .refine(leaseTimingRule.check, {
         message: leaseTimingRule.message,

@@ -3,7 +3,9 @@
 // creates those of new shards, renews its own, and takes free, expired or (a few) stolen ones up
 // to its fair share. Every write carries the resourceVersion it read, so a processor that lost a
 // Lease cannot move its checkpoint: the API server refuses the update (fencing), and the shard is
-// dropped at once. Expiry is judged by how long this processor has seen a Lease unchanged, as
+// dropped at once. To rebalance, a processor below its share asks a busier one for a shard (an
+// annotation); the holder drains it, checkpoints and releases it, so a rebalance replays nothing.
+// A request not honoured within a lease duration becomes a plain steal. Expiry is judged by how long this processor has seen a Lease unchanged, as
 // client-go's leader election does, so clocks need not agree.
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
@@ -54,10 +56,16 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   const observed = new Map<string, { resourceVersion: string; since: number }>();
   const writing = new Map<string, Promise<unknown>>();
   const lostListeners: ((shardId: string, reason: string) => void)[] = [];
+  const handoffListeners: ((shardId: string) => void)[] = [];
+  /** Shards this processor asked for, and when. */
+  const requested = new Map<string, number>();
+  /** Held shards being drained for the processor that asked. */
+  const handingOff = new Set<string>();
 
   const lose = (shardId: string, reason: string): void => {
     if (!held.delete(shardId)) return;
     lastWrite.delete(shardId);
+    handingOff.delete(shardId);
     logger.warn({ shardId, reason }, "shard lease lost; stopped reading the shard");
     for (const listener of lostListeners) listener(shardId, reason);
   };
@@ -103,24 +111,42 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         const current = held.get(shardId);
         if (current === undefined) throw new LeaseLostError(shardId, "not held");
         try {
-          const updated = await replace(current, { ...change, progress: progress(shardId) });
-          if (updated.holder === me) held.set(shardId, updated);
-          else held.delete(shardId);
-          lastWrite.set(shardId, now());
+          await writeOver(current, change);
         } catch (error) {
-          if (statusCode(error) === 409 || statusCode(error) === 404) {
-            const reason =
-              statusCode(error) === 409
-                ? "another processor wrote the Lease (taken over)"
-                : "the Lease was deleted";
-            lose(shardId, reason);
-            throw new LeaseLostError(shardId, reason);
+          if (statusCode(error) !== 409) throw asLost(shardId, error);
+          // Others write a Lease we hold only to ask for it (an annotation). Read it again: if we
+          // still hold it, write over the new version; if not, it was taken and fencing holds.
+          const reread = toShardLease(
+            await api.readNamespacedLease({ name: current.name, namespace }),
+          );
+          if (reread?.holder !== me) throw asLost(shardId, error);
+          try {
+            await writeOver(reread, change);
+          } catch (retryError) {
+            throw asLost(shardId, retryError);
           }
-          throw error;
         }
       });
     writing.set(shardId, next);
     return next;
+  };
+
+  const writeOver = async (lease: ShardLease, change: LeaseChange): Promise<void> => {
+    const updated = await replace(lease, { ...change, progress: progress(lease.shardId) });
+    if (updated.holder === me) held.set(lease.shardId, updated);
+    else held.delete(lease.shardId);
+    lastWrite.set(lease.shardId, now());
+  };
+
+  /** A failed write of a held Lease: a conflict or deletion means it is no longer ours. */
+  const asLost = (shardId: string, error: unknown): unknown => {
+    if (statusCode(error) !== 409 && statusCode(error) !== 404) return error;
+    const reason =
+      statusCode(error) === 409
+        ? "another processor wrote the Lease (taken over)"
+        : "the Lease was deleted";
+    lose(shardId, reason);
+    return new LeaseLostError(shardId, reason);
   };
 
   const listLeases = async (): Promise<Map<string, ShardLease>> => {
@@ -179,7 +205,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     lease.holder !== me &&
     now() - (observed.get(lease.name)?.since ?? now()) >= lease.leaseDurationSeconds * 1000;
 
-  /** Notices Leases taken from us, and adopts ours from a previous run of this same pod. */
+  // Notices Leases taken from us, and adopts ours from a previous run of this same pod (or ones
+  // dropped as unrenewed that nobody took meanwhile).
   const reconcileHeld = (leases: Map<string, ShardLease>): void => {
     for (const [shardId, mine] of held) {
       const listed = leases.get(shardId);
@@ -189,10 +216,14 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
           shardId,
           `taken over by ${listed.holder === "" ? "nobody (released)" : listed.holder}`,
         );
-      } else if (now() - (lastWrite.get(shardId) ?? now()) > mine.leaseDurationSeconds * 1000) {
-        // Not renewed for a whole lease duration (API server unreachable, process paused):
-        // another processor may already read it.
-        lose(shardId, "not renewed within the lease duration");
+      }
+    }
+    for (const [shardId, mine] of held) {
+      const asker = leases.get(shardId)?.handoffTo ?? "";
+      if (asker !== "" && asker !== me && !handingOff.has(shardId)) {
+        handingOff.add(shardId);
+        logger.info({ shardId, to: asker, checkpoint: mine.checkpoint }, "handing a shard over");
+        for (const listener of handoffListeners) listener(shardId);
       }
     }
     for (const lease of leases.values()) {
@@ -239,9 +270,53 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     );
   };
 
+  /** Asks the holder of a shard to hand it over to this processor. */
+  const requestHandoff = async (lease: ShardLease): Promise<void> => {
+    try {
+      await replace(lease, { handoffTo: me });
+      requested.set(lease.shardId, now());
+      logger.info({ shardId: lease.shardId, from: lease.holder }, "asked for a shard");
+    } catch (error) {
+      if (statusCode(error) !== 409) throw error;
+    }
+  };
+
+  /** Forgets settled requests; returns those not honoured within a lease duration. */
+  const settleRequests = (leases: Map<string, ShardLease>): ShardLease[] => {
+    const overdue: ShardLease[] = [];
+    for (const [shardId, at] of requested) {
+      const lease = leases.get(shardId);
+      if (
+        lease === undefined ||
+        lease.holder === me ||
+        lease.holder === "" ||
+        lease.handoffTo !== me
+      ) {
+        requested.delete(shardId);
+      } else if (now() - at >= lease.leaseDurationSeconds * 1000) {
+        requested.delete(shardId);
+        overdue.push(lease);
+      }
+    }
+    return overdue;
+  };
+
+  /**
+   * Drops the shards not renewed for a whole lease duration (API server unreachable, process
+   * paused): another processor may read them already. Runs before listing, which may fail too.
+   */
+  const dropUnrenewed = (): void => {
+    for (const [shardId, mine] of held) {
+      if (now() - (lastWrite.get(shardId) ?? now()) > mine.leaseDurationSeconds * 1000) {
+        lose(shardId, "not renewed within the lease duration");
+      }
+    }
+  };
+
   return {
     syncIntervalMs: config.renewIntervalMs,
     async sync(listed) {
+      dropUnrenewed();
       const leases = await listLeases();
       await createMissing(listed, leases);
       observe(leases);
@@ -260,20 +335,29 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
           held.delete(shardId);
         }
       }
+      const overdue = settleRequests(leases);
+      // A shard we asked for counts as ours, so we do not ask for more than our share.
+      const planned = [...leases.values()].map((lease) =>
+        requested.has(lease.shardId) ? { ...lease, holder: me } : lease,
+      );
       const plan = planAcquisitions({
         me,
-        leases: [...leases.values()],
+        leases: planned,
         readable,
         expired,
         maxSteals: config.maxStealsPerRenewal,
       });
       await Promise.all([
-        ...plan.take.map((lease) => acquire(lease, lease.holder === "" ? "free" : "expired")),
-        ...plan.steal.map((lease) => acquire(lease, "stolen to balance")),
+        ...plan.take.map((lease) =>
+          acquire(leases.get(lease.shardId) ?? lease, lease.holder === "" ? "free" : "expired"),
+        ),
+        ...plan.steal.map((lease) => requestHandoff(lease)),
+        ...overdue.map((lease) => acquire(lease, "stolen: hand-over not done in time")),
       ]);
       for (const [shardId, lease] of held) checkpoints.set(shardId, lease.checkpoint);
       return { checkpoints, owned: new Set(held.keys()) };
     },
+    renew: renewDue,
     async put(shardId, checkpoint) {
       // A finished shard needs no owner: release it with its SHARD_END.
       await writeHeld(
@@ -294,6 +378,14 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     },
     onLost(listener) {
       lostListeners.push(listener);
+    },
+    onHandoffRequested(listener) {
+      handoffListeners.push(listener);
+    },
+    async handOver(shardId) {
+      await writeHeld(shardId, { holder: "" });
+      handingOff.delete(shardId);
+      logger.info({ shardId }, "handed a shard over");
     },
     held: () => [...held.keys()],
   };

@@ -9,6 +9,8 @@ export const annotations = {
   parents: "asyncenrichment.dev/parent-shards",
   checkpoint: "asyncenrichment.dev/checkpoint",
   progress: "asyncenrichment.dev/progress",
+  /** A processor below its fair share asks the holder to hand the shard over. */
+  handoffTo: "asyncenrichment.dev/handoff-to",
 } as const;
 
 /** What the holder reports about its shard at each write (rates over the time since the last). */
@@ -36,6 +38,8 @@ export interface ShardLease {
   holder: string;
   checkpoint: string | undefined;
   progress: ShardProgress | undefined;
+  /** The processor that asked for the shard, or "". */
+  handoffTo: string;
   leaseDurationSeconds: number;
   resourceVersion: string;
   transitions: number;
@@ -69,6 +73,7 @@ export function toShardLease(lease: V1Lease): ShardLease | undefined {
     holder: lease.spec?.holderIdentity ?? "",
     checkpoint: meta.annotations?.[annotations.checkpoint],
     progress: parseProgress(meta.annotations?.[annotations.progress]),
+    handoffTo: meta.annotations?.[annotations.handoffTo] ?? "",
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
     resourceVersion: meta.resourceVersion ?? "",
     transitions: lease.spec?.leaseTransitions ?? 0,
@@ -108,6 +113,8 @@ export function newShardLease(spec: NewLease): V1Lease {
 export interface LeaseChange {
   /** New holder; "" releases. Undefined keeps the holder and renews. */
   holder?: string;
+  /** Asks the holder to hand the shard to this processor. */
+  handoffTo?: string;
   checkpoint?: string;
   progress?: ShardProgress;
 }
@@ -131,6 +138,8 @@ export function changedLease(
   if (change.progress !== undefined) {
     metaAnnotations[annotations.progress] = JSON.stringify(change.progress);
   }
+  if (change.handoffTo !== undefined) metaAnnotations[annotations.handoffTo] = change.handoffTo;
+
   const meta = object.metadata;
   const spec = object.spec;
   return {
@@ -141,7 +150,13 @@ export function changedLease(
       namespace: meta?.namespace,
       resourceVersion: meta?.resourceVersion,
       labels: meta?.labels,
-      annotations: metaAnnotations,
+      // A request is settled once the shard is released or changes hands.
+      annotations:
+        holder === "" || taking
+          ? Object.fromEntries(
+              Object.entries(metaAnnotations).filter(([key]) => key !== annotations.handoffTo),
+            )
+          : metaAnnotations,
       ownerReferences: meta?.ownerReferences,
     },
     spec: {

@@ -33,6 +33,8 @@ export interface ShardSupervisorOptions {
   coordinator: ShardCoordinator;
   checkpointer: Checkpointer;
   submit(record: SourceRecord): Promise<void> | undefined;
+  /** How long a shard handed to another processor may take to finish what was read. */
+  handoverDrainMs: number;
   metrics: ProcessorMetrics;
   logger: Logger;
 }
@@ -110,6 +112,40 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   };
   coordinator.onLost(drop);
 
+  /** Shards being drained for another processor: not to be read again meanwhile. */
+  const handingOver = new Set<string>();
+  /**
+   * Hands a shard to the processor that asked for it without replaying anything: stop reading,
+   * let what was read finish (for at most half a lease duration), checkpoint, release.
+   */
+  const handOver = async (shardId: string): Promise<void> => {
+    handingOver.add(shardId);
+    try {
+      const reading = readings.get(shardId);
+      if (reading !== undefined) {
+        reading.aborter.abort();
+        reading.status.state = "draining";
+        await reading.done;
+        const deadline = performance.now() + options.handoverDrainMs;
+        while (reading.tracker.pending > 0 && performance.now() < deadline) {
+          await pause(50, aborter.signal);
+        }
+        const checkpoint = reading.tracker.checkpointable;
+        if (checkpoint !== undefined) await checkpointer.write(shardId, checkpoint);
+        readings.delete(shardId);
+        checkpointer.forget(shardId);
+      }
+      await coordinator.handOver(shardId);
+    } catch (error) {
+      logger.warn({ shardId, err: describeError(error) }, "handing the shard over failed");
+    } finally {
+      handingOver.delete(shardId);
+    }
+  };
+  coordinator.onHandoffRequested((shardId) => {
+    void handOver(shardId);
+  });
+
   const startReading = (shardId: string, startAfter: string | undefined): void => {
     const tracker = createShardTracker(shardId, startAfter);
     const status: ShardStatus = {
@@ -154,12 +190,16 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     }
     const { checkpoints, owned } = await coordinator.sync(listed);
     for (const [shardId, reading] of readings) {
-      if (!owned.has(shardId) && reading.status.state !== "finished") {
+      if (!owned.has(shardId) && !handingOver.has(shardId) && reading.status.state !== "finished") {
         drop(shardId, "no longer owned");
       }
     }
     for (const shardId of owned) {
-      if (!readings.has(shardId) && checkpoints.get(shardId) !== SHARD_END) {
+      if (
+        !readings.has(shardId) &&
+        !handingOver.has(shardId) &&
+        checkpoints.get(shardId) !== SHARD_END
+      ) {
         startReading(shardId, checkpoints.get(shardId));
       }
     }

@@ -43,12 +43,14 @@ interface LeaseView {
   holder: string;
   checkpoint: string | undefined;
   transitions: number;
+  /** When the holder took it (its clock: the same machine's here). */
+  acquiredAt: number | undefined;
   progress: ShardProgress | undefined;
 }
 
 interface LeaseObject {
   metadata: { annotations?: Record<string, string> };
-  spec: { holderIdentity?: string; leaseTransitions?: number };
+  spec: { holderIdentity?: string; leaseTransitions?: number; acquireTime?: string };
 }
 
 const decodeId = (data: Uint8Array): number =>
@@ -85,6 +87,8 @@ describe("shard leases: many processors share a stream", () => {
         holder: lease.spec.holderIdentity ?? "",
         checkpoint: lease.metadata.annotations?.[annotations.checkpoint],
         transitions: lease.spec.leaseTransitions ?? 0,
+        acquiredAt:
+          lease.spec.acquireTime === undefined ? undefined : Date.parse(lease.spec.acquireTime),
         progress: progress === undefined ? undefined : (JSON.parse(progress) as ShardProgress),
       };
     });
@@ -123,6 +127,14 @@ describe("shard leases: many processors share a stream", () => {
     timeoutMs = 60_000,
   ): Promise<LeaseView[]> =>
     waitFor(leases, (all) => done(holdings(all), all), { timeoutMs, what, intervalMs: 200 });
+
+  /** A processor pod's pino log lines. */
+  const logEvents = (pod: string): { time: number; msg: string; shardId?: string }[] =>
+    readPodLog(kubelet.podsDir, "default", pod, "processor")
+      .split("\n")
+      .filter((line) => line.startsWith("{"))
+      .map((line) => JSON.parse(line) as { time: string; msg: string; shardId?: string })
+      .map((event) => ({ ...event, time: Date.parse(event.time) }));
 
   const output = async (): Promise<number[]> => {
     const records = [
@@ -297,11 +309,11 @@ describe("shard leases: many processors share a stream", () => {
     const victimShards = open(before).filter((lease) => lease.holder === victim);
     const pid = await pidOf(victim);
 
-    const killedAt = performance.now();
+    const killedAtWall = Date.now();
     process.kill(pid, "SIGKILL");
     // As when its node is lost: the pod is gone, no restart in place.
     await kubectl("delete", "pod", victim, "--grace-period=0", "--force", "--wait=false");
-    await waitForHoldings(
+    const takenOver = await waitForHoldings(
       `the shards of ${victim} taken over`,
       (counts, all) =>
         !counts.has(victim) &&
@@ -310,12 +322,29 @@ describe("shard leases: many processors share a stream", () => {
         ),
       30_000,
     );
-    const failoverMs = performance.now() - killedAt;
-    t.diagnostic(`failover (kill to new holder): ${failoverMs.toFixed(0)} ms`);
-    assert.ok(
-      failoverMs <= leaseDurationSeconds * 1000 + renewIntervalMs + 3_000,
-      `failover took ${failoverMs.toFixed(0)} ms`,
+    const failoverMs = Math.max(
+      ...victimShards.map(
+        (shard) =>
+          (takenOver.find((lease) => lease.shardId === shard.shardId)?.acquiredAt ?? Infinity) -
+          killedAtWall,
+      ),
     );
+    // Others see the victim's last renewal up to one renewal late, and act at their next sync.
+    const failoverBoundMs = leaseDurationSeconds * 1000 + 2 * renewIntervalMs;
+    const resumedAt = victimShards.map((shard) => {
+      const holder = takenOver.find((lease) => lease.shardId === shard.shardId)?.holder ?? "";
+      return logEvents(holder).find(
+        (event) =>
+          event.msg === "reading shard" &&
+          event.shardId === shard.shardId &&
+          event.time >= killedAtWall,
+      )?.time;
+    });
+    t.diagnostic(
+      `failover: kill to new holder ${failoverMs.toFixed(0)} ms (bound ${String(failoverBoundMs)} ms), kill to reading resumed ${resumedAt.map((time) => (time === undefined ? "?" : String(time - killedAtWall))).join(", ")} ms`,
+    );
+    // The bound, plus a second for API calls on this shared 2-core machine.
+    assert.ok(failoverMs <= failoverBoundMs + 1_000, `failover took ${failoverMs.toFixed(0)} ms`);
 
     await waitForHoldings(
       "the replacement pod balanced in (2 shards each)",
@@ -475,13 +504,7 @@ describe("shard leases: many processors share a stream", () => {
     }
 
     // Parents end before children start, as their processors logged it.
-    const pods = await processorPods();
-    const events = pods.flatMap((pod) =>
-      readPodLog(kubelet.podsDir, "default", pod.metadata.name, "processor")
-        .split("\n")
-        .filter((line) => line.startsWith("{"))
-        .map((line) => JSON.parse(line) as { time: number; msg: string; shardId?: string }),
-    );
+    const events = (await processorPods()).flatMap((pod) => logEvents(pod.metadata.name));
     const ended = (id: string) =>
       events.find(
         (event) => event.msg === "shard read to its end and checkpointed" && event.shardId === id,
