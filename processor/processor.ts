@@ -164,6 +164,7 @@ export function startProcessor(
           workerId,
           counters: (shardId) => shards.counters(shardId),
           logger,
+          observer: metrics.leaseObserver,
         })
       : createSingleWorkerCoordinator(
           dependencies.checkpointStore ?? createMemoryCheckpointStore(),

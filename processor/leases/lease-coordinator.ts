@@ -27,6 +27,14 @@ import {
   type ShardProgress,
 } from "./shard-lease.ts";
 
+export type ShardLeaseEvent = "taken" | "lost" | "asked" | "handed_over" | "released";
+
+/** What the coordinator reports for metrics. */
+export interface LeaseObserver {
+  event(event: ShardLeaseEvent): void;
+  held(count: number): void;
+}
+
 export interface LeaseCoordinatorOptions {
   api: CoordinationV1Api;
   config: LeaseCoordinationConfig;
@@ -34,6 +42,7 @@ export interface LeaseCoordinatorOptions {
   /** The reader's counters of a shard, reported on its Lease at each write. */
   counters(shardId: string): ShardCounters | undefined;
   logger: Logger;
+  observer?: LeaseObserver;
   /** Monotonic milliseconds; a test may replace it. */
   now?: () => number;
 }
@@ -45,6 +54,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   held(): string[];
 } {
   const { api, config, workerId: me, logger } = options;
+  const observer = options.observer ?? { event: () => undefined, held: () => undefined };
   const { namespace } = config;
   const now = options.now ?? (() => performance.now());
   const labelSelector = Object.entries(config.labels)
@@ -66,6 +76,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     if (!held.delete(shardId)) return;
     lastWrite.delete(shardId);
     handingOff.delete(shardId);
+    observer.event("lost");
     logger.warn({ shardId, reason }, "shard lease lost; stopped reading the shard");
     for (const listener of lostListeners) listener(shardId, reason);
   };
@@ -240,6 +251,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       const taken = await replace(lease, { holder: me });
       held.set(lease.shardId, taken);
       lastWrite.set(lease.shardId, now());
+      observer.event("taken");
       logger.info(
         {
           shardId: lease.shardId,
@@ -255,9 +267,11 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     }
   };
 
+  // Syncs are at least renewIntervalMs apart, so a Lease written at one is renewed at the next,
+  // and one whose checkpoint was written since is not written twice.
   const renewDue = async (): Promise<void> => {
     const due = [...held.keys()].filter(
-      (shardId) => now() - (lastWrite.get(shardId) ?? 0) >= config.renewIntervalMs * 0.9,
+      (shardId) => now() - (lastWrite.get(shardId) ?? 0) >= config.renewIntervalMs,
     );
     await Promise.all(
       due.map((shardId) =>
@@ -275,6 +289,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     try {
       await replace(lease, { handoffTo: me });
       requested.set(lease.shardId, now());
+      observer.event("asked");
       logger.info({ shardId: lease.shardId, from: lease.holder }, "asked for a shard");
     } catch (error) {
       if (statusCode(error) !== 409) throw error;
@@ -355,6 +370,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         ...overdue.map((lease) => acquire(lease, "stolen: hand-over not done in time")),
       ]);
       for (const [shardId, lease] of held) checkpoints.set(shardId, lease.checkpoint);
+      observer.held(held.size);
       return { checkpoints, owned: new Set(held.keys()) };
     },
     renew: renewDue,
@@ -374,6 +390,10 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
           }),
         ),
       );
+      shards.forEach(() => {
+        observer.event("released");
+      });
+      observer.held(held.size);
       if (shards.length > 0) logger.info({ shards }, "released shard leases");
     },
     onLost(listener) {
@@ -385,6 +405,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     async handOver(shardId) {
       await writeHeld(shardId, { holder: "" });
       handingOff.delete(shardId);
+      observer.event("handed_over");
       logger.info({ shardId }, "handed a shard over");
     },
     held: () => [...held.keys()],

@@ -3,6 +3,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { CallObserver, FailureKind } from "../http/caller.ts";
 import type { SinkObserver } from "../kinesis/put-batcher.ts";
+import type { LeaseObserver, ShardLeaseEvent } from "../leases/lease-coordinator.ts";
 
 export type FailureOutcome = "deadLetter" | "dropped" | "failed";
 
@@ -88,6 +89,28 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     registers,
   });
 
+  const shardLeasesHeld = new Gauge({
+    name: "aej_shard_leases_held",
+    help: "Shard Leases this processor holds.",
+    registers,
+  });
+  const shardLeaseEvents = new Counter({
+    name: "aej_shard_lease_events_total",
+    help: "Shard Lease changes: taken, lost, asked (for a hand-over), handed_over, released.",
+    labelNames: ["event"] as const,
+    registers,
+  });
+  for (const event of ["taken", "lost", "asked", "handed_over", "released"] as const)
+    shardLeaseEvents.labels(event).inc(0);
+  const leaseObserver: LeaseObserver = {
+    event(event: ShardLeaseEvent) {
+      shardLeaseEvents.labels(event).inc();
+    },
+    held(count) {
+      shardLeasesHeld.set(count);
+    },
+  };
+
   const attemptResults = new Map<string, ReturnType<typeof requestDuration.labels>>();
   // Exported at 0 from the start, so increase() sees the first failure.
   for (const outcome of ["deadLetter", "dropped", "failed"] as const)
@@ -137,6 +160,7 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     checkpoints,
     callObserver,
     sinkObserver,
+    leaseObserver,
   };
 }
 

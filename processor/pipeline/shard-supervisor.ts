@@ -106,6 +106,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     reading.aborter.abort();
     readings.delete(shardId);
     checkpointer.forget(shardId);
+    metrics.millisBehindLatest.remove(shardId);
     stopping.add(reading.done);
     void reading.done.finally(() => stopping.delete(reading.done));
     logger.info({ shardId, reason }, "stopped reading shard");
@@ -134,6 +135,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         if (checkpoint !== undefined) await checkpointer.write(shardId, checkpoint);
         readings.delete(shardId);
         checkpointer.forget(shardId);
+        metrics.millisBehindLatest.remove(shardId);
       }
       await coordinator.handOver(shardId);
     } catch (error) {

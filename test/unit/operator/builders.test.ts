@@ -67,6 +67,50 @@ describe("processor config", () => {
   });
 });
 
+describe("shard lease coordination", () => {
+  const coordination = (spec: Partial<JobSpecInput> = {}) =>
+    processorConfigSchema.parse(JSON.parse(desiredConfigMap(job(spec)).data?.["config.json"] ?? ""))
+      .coordination;
+
+  test("processors share shards through Leases owned by the job, labelled for the operator", () => {
+    assert.deepEqual(coordination(), {
+      type: "kubernetes",
+      namespace: "shop",
+      leasePrefix: "orders",
+      labels: {
+        "asyncenrichment.dev/job": "orders",
+        "app.kubernetes.io/component": "shard-lease",
+        "app.kubernetes.io/name": "async-enrichment",
+        "app.kubernetes.io/instance": "orders",
+        "app.kubernetes.io/managed-by": "async-enrichment-operator",
+      },
+      // No blockOwnerDeletion: processors may not set it on the job.
+      owner: {
+        apiVersion: "asyncenrichment.dev/v1alpha1",
+        kind: "AsyncEnrichmentJob",
+        name: "orders",
+        uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
+      },
+      leaseDurationSeconds: 40,
+      renewIntervalMs: 10_000,
+      maxStealsPerRenewal: 1,
+    });
+  });
+
+  test("retainOnDelete leaves the owner out, so the checkpoints outlive the job", () => {
+    const config = coordination({ leases: { retainOnDelete: true, leaseDurationSeconds: 20 } });
+    assert.equal(config.type === "kubernetes" ? config.owner : "memory", undefined);
+    assert.equal(config.type === "kubernetes" ? config.leaseDurationSeconds : 0, 20);
+  });
+
+  test("lease timing is part of the pod template hash, so changing it rolls the pods", () => {
+    assert.notEqual(
+      podTemplateHash(job()),
+      podTemplateHash(job({ leases: { leaseDurationSeconds: 20 } })),
+    );
+  });
+});
+
 describe("workload", () => {
   test("runs parallelism replicas, none when suspended or at parallelism 0", () => {
     assert.equal(desiredDeployment(job(), settings).spec?.replicas, 3);
