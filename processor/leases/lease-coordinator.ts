@@ -77,6 +77,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     lastWrite.delete(shardId);
     handingOff.delete(shardId);
     observer.event("lost");
+    observer.held(held.size);
     logger.warn({ shardId, reason }, "shard lease lost; stopped reading the shard");
     for (const listener of lostListeners) listener(shardId, reason);
   };
@@ -406,6 +407,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       await writeHeld(shardId, { holder: "" });
       handingOff.delete(shardId);
       observer.event("handed_over");
+      observer.held(held.size);
       logger.info({ shardId }, "handed a shard over");
     },
     held: () => [...held.keys()],

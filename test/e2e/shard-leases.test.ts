@@ -284,6 +284,27 @@ describe("shard leases: many processors share a stream", () => {
       [6, 6],
       "shards and owned shards in the status",
     );
+    // Each pod's own metrics agree with the Leases it holds (both move at its next sync).
+    await waitFor(
+      async () => {
+        const held = holdings(await leases());
+        const pods = await processorPods();
+        return Promise.all(
+          pods.map(async (pod) => {
+            const url = `http://${pod.status?.podIP ?? ""}:9400/metrics`;
+            const text = await (await fetch(url)).text();
+            const gauge = /^aej_shard_leases_held\{[^}]*\} (\d+)$/m.exec(text)?.[1];
+            return [pod.metadata.name, Number(gauge), held.get(pod.metadata.name) ?? 0] as const;
+          }),
+        );
+      },
+      (pods) => pods.length === 3 && pods.every(([, gauge, leaseCount]) => gauge === leaseCount),
+      {
+        timeoutMs: 10_000,
+        what: "aej_shard_leases_held equal to the Leases held",
+        intervalMs: 500,
+      },
+    );
     const row = await kubectl("get", "aej", "orders", "--no-headers");
     assert.match(row, /^orders\s+Running\s+3\s+3\s+6\s+\d+\s+\d+/, row);
 
