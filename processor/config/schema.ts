@@ -293,10 +293,10 @@ export const coordinationSchema = z
           .number()
           .int()
           .min(0)
-          .max(100)
-          .default(1)
+          .max(10_000)
+          .default(100)
           .describe(
-            "Shards asked per renewal from processors holding at least two more than this one (graceful hand-over; a plain steal after a lease duration).",
+            "Shards asked per renewal from processors above the fair share. The holder drains and hands them over (a plain steal if it has not within a lease duration).",
           ),
       })
       .refine(leaseTimingRule.check, {

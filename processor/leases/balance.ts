@@ -1,6 +1,6 @@
 // Which shard Leases a processor takes at a renewal, as the KCL's lease taker decides: free and
 // expired ones up to its fair share, ceil(readable shards / live processors), and when none is
-// free, a few from the busiest processor if that one holds at least two more than it does. A
+// free, it asks for the surplus of those above the fair share (at most maxSteals at a time). A
 // processor holding nothing is not yet visible to the others, so growing is the newcomer's job.
 import type { ShardLease } from "./shard-lease.ts";
 
@@ -20,7 +20,7 @@ export interface BalancePlan {
   workers: number;
 }
 
-/** A per-processor starting point, so newcomers that start together try different leases first. */
+/** A per-processor starting point, so newcomers that start together ask for different leases. */
 function rotation(me: string, length: number): number {
   let hash = 0;
   for (const char of me) hash = (hash * 31 + char.charCodeAt(0)) >>> 0;
@@ -52,17 +52,22 @@ export function planAcquisitions(input: BalanceInput): BalancePlan {
   mine += plan.take.length;
   if (plan.take.length > 0) return plan;
 
-  const [, busiest] = [...counts.entries()]
+  // Ask those above the fair share for their surplus; if none is above it, ask the busiest for
+  // one shard when it holds at least two more (3/3/1 becomes 3/2/2, and then stays).
+  const others = [...counts.entries()]
     .filter(([holder]) => holder !== me)
-    .reduce<[string, ShardLease[]]>(
-      (best, entry) => (entry[1].length > best[1].length ? entry : best),
-      ["", []],
-    );
-  const stealable = Math.min(
-    input.maxSteals,
-    fairShare - mine,
-    Math.floor((busiest.length - mine) / 2),
-  );
-  plan.steal = busiest.slice(0, Math.max(0, stealable));
+    .sort((a, b) => b[1].length - a[1].length);
+  let budget = Math.min(input.maxSteals, fairShare - mine);
+  for (const [, theirs] of others) {
+    const surplus = Math.min(theirs.length - fairShare, budget);
+    if (surplus <= 0) continue;
+    const from = rotation(me, theirs.length);
+    plan.steal.push(...[...theirs.slice(from), ...theirs.slice(0, from)].slice(0, surplus));
+    budget -= surplus;
+  }
+  const busiest = others[0]?.[1] ?? [];
+  if (plan.steal.length === 0 && budget > 0 && busiest.length >= mine + 2) {
+    plan.steal.push(...busiest.slice(0, 1));
+  }
   return plan;
 }

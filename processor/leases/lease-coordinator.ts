@@ -69,8 +69,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   const handoffListeners: ((shardId: string) => void)[] = [];
   /** Shards this processor asked for, and when. */
   const requested = new Map<string, number>();
-  /** Held shards being drained for the processor that asked. */
-  const handingOff = new Set<string>();
+  /** Held shards being drained, with the processor that asked for each. */
+  const handingOff = new Map<string, string>();
 
   const lose = (shardId: string, reason: string): void => {
     if (!held.delete(shardId)) return;
@@ -233,7 +233,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     for (const [shardId, mine] of held) {
       const asker = leases.get(shardId)?.handoffTo ?? "";
       if (asker !== "" && asker !== me && !handingOff.has(shardId)) {
-        handingOff.add(shardId);
+        handingOff.set(shardId, asker);
         logger.info({ shardId, to: asker, checkpoint: mine.checkpoint }, "handing a shard over");
         for (const listener of handoffListeners) listener(shardId);
       }
@@ -242,7 +242,15 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       if (lease.holder === me && !held.has(lease.shardId) && lease.checkpoint !== SHARD_END) {
         held.set(lease.shardId, lease);
         lastWrite.set(lease.shardId, now());
-        logger.info({ shardId: lease.shardId }, "adopted a shard lease this pod held before");
+        if (requested.delete(lease.shardId)) {
+          observer.event("taken");
+          logger.info(
+            { shardId: lease.shardId, how: "handed over", checkpoint: lease.checkpoint },
+            "took a shard lease",
+          );
+        } else {
+          logger.info({ shardId: lease.shardId }, "adopted a shard lease this pod held before");
+        }
       }
     }
   };
@@ -404,11 +412,14 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       handoffListeners.push(listener);
     },
     async handOver(shardId) {
-      await writeHeld(shardId, { holder: "" });
+      // Straight to the asker: released, the shard could be taken back by a processor that
+      // counts the asker out because it holds nothing yet.
+      const asker = handingOff.get(shardId) ?? "";
+      await writeHeld(shardId, { holder: asker });
       handingOff.delete(shardId);
       observer.event("handed_over");
       observer.held(held.size);
-      logger.info({ shardId }, "handed a shard over");
+      logger.info({ shardId, to: asker }, "handed a shard over");
     },
     held: () => [...held.keys()],
   };

@@ -371,8 +371,8 @@ describe("shard leases: many processors share a stream", () => {
     t.diagnostic(
       `failover: kill to new holder ${failoverMs.toFixed(0)} ms (bound ${String(failoverBoundMs)} ms), kill to reading resumed ${resumedAt.map((time) => (time === undefined ? "?" : String(time - killedAtWall))).join(", ")} ms`,
     );
-    // The bound, plus a second for API calls on this shared 2-core machine.
-    assert.ok(failoverMs <= failoverBoundMs + 1_000, `failover took ${failoverMs.toFixed(0)} ms`);
+    // The bound, plus two seconds for API calls and timers on this shared 2-core machine.
+    assert.ok(failoverMs <= failoverBoundMs + 2_000, `failover took ${failoverMs.toFixed(0)} ms`);
 
     await waitForHoldings(
       "the replacement pod balanced in (2 shards each)",
@@ -427,9 +427,14 @@ describe("shard leases: many processors share a stream", () => {
 
   test("a processor paused past its leases (SIGSTOP) cannot move their checkpoints and drops them when resumed", async () => {
     await kubectl("scale", "aej/orders", "--replicas=2");
+    // Each holder has written its Leases since taking them (its figures are on them): a Lease
+    // just handed over is not yet in its new holder's own view.
     const balanced = await waitForHoldings(
-      "2 processors holding 3 shards each",
-      (counts) => counts.size === 2 && [...counts.values()].every((n) => n === 3),
+      "2 processors holding 3 shards each, each reporting on its own",
+      (counts, all) =>
+        counts.size === 2 &&
+        [...counts.values()].every((n) => n === 3) &&
+        open(all).every((lease) => lease.progress?.worker === lease.holder),
     );
     const paused = [...holdings(balanced).keys()][0] ?? "";
     const pausedShards = open(balanced)

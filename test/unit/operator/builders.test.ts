@@ -93,7 +93,7 @@ describe("shard lease coordination", () => {
       },
       leaseDurationSeconds: 40,
       renewIntervalMs: 10_000,
-      maxStealsPerRenewal: 1,
+      maxStealsPerRenewal: 100,
     });
   });
 
