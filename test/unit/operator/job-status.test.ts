@@ -150,8 +150,8 @@ test("records failing at the endpoint: Degraded RecordsFailing says where they g
   assert.equal(status.failedPerSecond, 12);
   const degraded = condition(status, "Degraded");
   assert.equal(degraded?.reason, "RecordsFailing");
-  assert.match(degraded?.message ?? "", /12 records\/s fail .* dead-letter stream dead/);
-  assert.match(degraded?.message ?? "", /HTTP 503 after 3 attempts/);
-  assert.match(degraded?.message ?? "", /http:\/\/scoring is up/);
+  assert.match(degraded.message, /12 records\/s fail .* dead-letter stream dead/);
+  assert.match(degraded.message, /HTTP 503 after 3 attempts/);
+  assert.match(degraded.message, /http:\/\/scoring is up/);
   assert.equal(condition(status, "Ready")?.status, "True", "failing records do not stop the job");
 });
