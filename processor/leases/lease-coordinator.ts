@@ -105,10 +105,33 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     };
   };
 
+  /**
+   * Bounds an API call: client-node sets no timeout, and one hung request would stop every
+   * renewal behind it. The request itself may still land; the next write's resourceVersion
+   * check tells.
+   */
+  const deadlineMs = config.leaseDurationSeconds * 500;
+  const bounded = async <T>(call: Promise<T>, what: string): Promise<T> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        reject(new Error(`${what} got no answer within ${String(deadlineMs)} ms`));
+      }, deadlineMs);
+    });
+    try {
+      return await Promise.race([call, late]);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
+
   const replace = async (lease: ShardLease, change: LeaseChange): Promise<ShardLease> => {
     const body = changedLease(lease, change, config.leaseDurationSeconds, new Date());
     const updated = toShardLease(
-      await api.replaceNamespacedLease({ name: lease.name, namespace, body }),
+      await bounded(
+        api.replaceNamespacedLease({ name: lease.name, namespace, body }),
+        `updating Lease ${lease.name}`,
+      ),
     );
     if (updated === undefined) throw new Error(`Lease ${lease.name} lost its shard annotation`);
     return updated;
@@ -129,7 +152,10 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
           // Others write a Lease we hold only to ask for it (an annotation). Read it again: if we
           // still hold it, write over the new version; if not, it was taken and fencing holds.
           const reread = toShardLease(
-            await api.readNamespacedLease({ name: current.name, namespace }),
+            await bounded(
+              api.readNamespacedLease({ name: current.name, namespace }),
+              `reading Lease ${current.name}`,
+            ),
           );
           if (reread?.holder !== me) throw asLost(shardId, error);
           try {
@@ -162,10 +188,13 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   };
 
   const listLeases = async (): Promise<Map<string, ShardLease>> => {
-    const list = await api.listNamespacedLease({
-      namespace,
-      ...(labelSelector === "" ? {} : { labelSelector }),
-    });
+    const list = await bounded(
+      api.listNamespacedLease({
+        namespace,
+        ...(labelSelector === "" ? {} : { labelSelector }),
+      }),
+      "listing the shard Leases",
+    );
     const leases = new Map<string, ShardLease>();
     for (const item of list.items) {
       const lease = toShardLease(item);
@@ -192,7 +221,9 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
           leaseDurationSeconds: config.leaseDurationSeconds,
         });
         try {
-          const created = toShardLease(await api.createNamespacedLease({ namespace, body }));
+          const created = toShardLease(
+            await bounded(api.createNamespacedLease({ namespace, body }), "creating a Lease"),
+          );
           if (created !== undefined) leases.set(shard.shardId, created);
         } catch (error) {
           // Another processor created it first: it is in the next list.
@@ -341,11 +372,11 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     syncIntervalMs: config.renewIntervalMs,
     async sync(listed) {
       dropUnrenewed();
-      const leases = await listLeases();
+      // Renewals need no list: a slow list must not let held Leases expire.
+      const [leases] = await Promise.all([listLeases(), renewDue()]);
       await createMissing(listed, leases);
       observe(leases);
       reconcileHeld(leases);
-      await renewDue();
       for (const [shardId, lease] of held) leases.set(shardId, lease);
 
       const checkpoints = new Map(

@@ -85,8 +85,11 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   const finishShard = async (reading: Reading): Promise<void> => {
     const { tracker, status } = reading;
     status.state = "draining";
-    while (!tracker.finished && !aborter.signal.aborted) await pause(100, aborter.signal);
-    if (!tracker.finished) return;
+    // A shard dropped meanwhile is no longer ours to mark finished, even if a later holding of
+    // this same processor would accept the write.
+    const given = AbortSignal.any([aborter.signal, reading.aborter.signal]);
+    while (!tracker.finished && !given.aborted) await pause(100, given);
+    if (!tracker.finished || given.aborted) return;
     try {
       await checkpointer.write(tracker.shardId, SHARD_END);
     } catch (error) {

@@ -173,8 +173,13 @@ describe("the test cluster", () => {
     assert.equal(status.lastState.terminated?.exitCode, 3);
     assert.equal(status.lastState.terminated.reason, "Error");
     assert.equal(pod.status?.phase, "Running");
-    // The first restart is immediate, the second waits the back-off base.
-    const exits = readTerminations(ready().kubelet.podsDir, "default", "crasher");
+    // The first restart is immediate, the second waits the back-off base. restartCount 2 can be
+    // reported before the third run has exited: wait for its exit too.
+    const exits = await waitFor(
+      () => readTerminations(ready().kubelet.podsDir, "default", "crasher"),
+      (seen) => seen.length >= 3,
+      { timeoutMs: 30_000, what: "three exits of crasher", intervalMs: 100 },
+    );
     const [, second, third] = exits.map((exit) => Date.parse(exit.finishedAt));
     assert.ok(second !== undefined && third !== undefined, `exits: ${JSON.stringify(exits)}`);
     assert.ok(third - second >= backoffBaseMs, `${String(third - second)} ms between exits`);
