@@ -58,8 +58,12 @@ export function planAcquisitions(input: BalanceInput): BalancePlan {
     .filter(([holder]) => holder !== me)
     .sort((a, b) => b[1].length - a[1].length);
   let budget = Math.min(input.maxSteals, fairShare - mine);
-  for (const [, theirs] of others) {
-    const surplus = Math.min(theirs.length - fairShare, budget);
+  // A shard another processor asked for already is left to it: two askers would only make the
+  // holder's writes conflict.
+  const askable = (lease: ShardLease): boolean => lease.handoffTo === "" || lease.handoffTo === me;
+  for (const [, held] of others) {
+    const theirs = held.filter(askable);
+    const surplus = Math.min(held.length - fairShare, theirs.length, budget);
     if (surplus <= 0) continue;
     const from = rotation(me, theirs.length);
     plan.steal.push(...[...theirs.slice(from), ...theirs.slice(0, from)].slice(0, surplus));
@@ -67,7 +71,7 @@ export function planAcquisitions(input: BalanceInput): BalancePlan {
   }
   const busiest = others[0]?.[1] ?? [];
   if (plan.steal.length === 0 && budget > 0 && busiest.length >= mine + 2) {
-    plan.steal.push(...busiest.slice(0, 1));
+    plan.steal.push(...busiest.filter(askable).slice(0, 1));
   }
   return plan;
 }

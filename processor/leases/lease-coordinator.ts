@@ -155,14 +155,15 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
             await bounded(
               api.readNamespacedLease({ name: current.name, namespace }),
               `reading Lease ${current.name}`,
-            ),
+            ).catch((readError: unknown) => {
+              throw asLost(shardId, readError);
+            }),
           );
           if (reread?.holder !== me) throw asLost(shardId, error);
-          try {
-            await writeOver(reread, change);
-          } catch (retryError) {
-            throw asLost(shardId, retryError);
-          }
+          // Still ours: a second conflict is another request, not a loss; the next write reads
+          // again.
+          held.set(shardId, reread);
+          await writeOver(reread, change);
         }
       });
     writing.set(shardId, next);
