@@ -6,11 +6,12 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { CoordinationV1Api, KubeConfig, Watch } from "@kubernetes/client-node";
+import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { ShardCoordinator } from "../../processor/checkpoint/coordinator.ts";
 import { createLeaseCoordinator } from "../../processor/leases/lease-coordinator.ts";
 import { startControlPlane } from "../cluster/control-plane.ts";
+import { countLeaseUpdates } from "../support/lease-updates.ts";
 import { markdownTable } from "./report.ts";
 
 const { values } = parseArgs({
@@ -142,18 +143,8 @@ try {
   );
 
   latencies.clear();
-  let updates = 0;
-  const watch = await new Watch(kubeConfig).watch(
-    "/apis/coordination.k8s.io/v1/namespaces/default/leases",
-    { labelSelector: "asyncenrichment.dev/job=bench" },
-    (type) => {
-      if (type === "MODIFIED") updates++;
-    },
-    () => undefined,
-  );
   say(`measuring Lease writes for ${String(windowMs / 1000)} s`);
-  await new Promise((resolve) => setTimeout(resolve, windowMs));
-  watch.abort();
+  const updates = await countLeaseUpdates(cluster.kubeconfig, "bench", windowMs);
   const measured = updates / (windowMs / 1000);
   const formula = shards / (Math.min(checkpointIntervalMs, renewIntervalMs) / 1000);
   const writes = (latencies.get("replaceNamespacedLease") ?? []).sort((a, b) => a - b);

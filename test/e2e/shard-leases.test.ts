@@ -12,7 +12,6 @@ import {
   MergeShardsCommand,
   SplitShardCommand,
 } from "@aws-sdk/client-kinesis";
-import { KubeConfig, Watch } from "@kubernetes/client-node";
 import {
   emulatorCredentials,
   startKinesisEmulator,
@@ -26,6 +25,7 @@ import { startControlPlane, type ControlPlane } from "../cluster/control-plane.t
 import { startKubelet, type Kubelet } from "../cluster/kubelet/kubelet.ts";
 import { readPodLog } from "../cluster/kubelet/pod-files.ts";
 import type { Pod } from "../cluster/kubelet/types.ts";
+import { countLeaseUpdates } from "../support/lease-updates.ts";
 import { startOperator, type Operator } from "../support/operator-process.ts";
 import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
 import { createStreams, type Streams } from "../support/test-bed.ts";
@@ -156,24 +156,6 @@ describe("shard leases: many processors share a stream", () => {
       },
     );
     return { ids, duplicates: ids.length - new Set(ids).size };
-  };
-
-  /** Updates of the job's Leases seen by a watch over a window. */
-  const countLeaseUpdates = async (windowMs: number): Promise<number> => {
-    const config = new KubeConfig();
-    config.loadFromFile(cluster.kubeconfig);
-    let updates = 0;
-    const watch = await new Watch(config).watch(
-      "/apis/coordination.k8s.io/v1/namespaces/default/leases",
-      { labelSelector: "asyncenrichment.dev/job=orders" },
-      (type) => {
-        if (type === "MODIFIED") updates++;
-      },
-      () => undefined,
-    );
-    await new Promise((resolve) => setTimeout(resolve, windowMs));
-    watch.abort();
-    return updates;
   };
 
   const startProducing = (): void => {
@@ -321,7 +303,8 @@ describe("shard leases: many processors share a stream", () => {
     // Lease updates over a steady window: checkpoints and renewals ride on one write, so each
     // shard costs at most 1 / min(checkpoint, renew interval) writes per second.
     const windowMs = 10_000;
-    const perShardPerSecond = (await countLeaseUpdates(windowMs)) / 6 / (windowMs / 1000);
+    const perShardPerSecond =
+      (await countLeaseUpdates(cluster.kubeconfig, "orders", windowMs)) / 6 / (windowMs / 1000);
     const limit = 1000 / Math.min(checkpointIntervalMs, renewIntervalMs);
     t.diagnostic(
       `Lease updates per shard per second: ${perShardPerSecond.toFixed(2)} (limit ${String(limit)})`,
