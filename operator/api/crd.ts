@@ -239,7 +239,15 @@ export function crdYaml(): string {
   return `# Generated from operator/api by \`npm run crds\`; do not edit.\n${stringify(crd(), { lineWidth: 0 })}`;
 }
 
+/** The Helm chart's copy: Helm reads only files inside the chart. */
+export const chartCrdPath = join(
+  import.meta.dirname,
+  `../../charts/async-enrichment/crds/${group}_${plural}.yaml`,
+);
+
 if (import.meta.main) {
-  writeFileSync(crdPath, crdYaml());
-  process.stdout.write(`wrote ${crdPath}\n`);
+  for (const path of [crdPath, chartCrdPath]) {
+    writeFileSync(path, crdYaml());
+    process.stdout.write(`wrote ${path}\n`);
+  }
 }

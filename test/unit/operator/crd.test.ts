@@ -2,10 +2,11 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
-import { crd, crdPath, crdYaml } from "../../../operator/api/crd.ts";
+import { chartCrdPath, crd, crdPath, crdYaml } from "../../../operator/api/crd.ts";
 
-test("crds/ matches the schema (run `npm run crds` after changing operator/api)", () => {
+test("crds/ and the Helm chart's copy match the schema (run `npm run crds` after changing operator/api)", () => {
   assert.equal(readFileSync(crdPath, "utf8"), crdYaml());
+  assert.equal(readFileSync(chartCrdPath, "utf8"), crdYaml());
 });
 
 test("the schema is structural: no additionalProperties false, no oneOf or anyOf", () => {
