@@ -195,7 +195,10 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     }
     const { checkpoints, owned } = await coordinator.sync(listed);
     for (const [shardId, reading] of readings) {
-      if (!owned.has(shardId) && !handingOver.has(shardId) && reading.status.state !== "finished") {
+      // A shard read to its end and fully acknowledged released its Lease with SHARD_END (a
+      // checkpoint flush may write it before finishShard does): it is finishing, not lost.
+      const done = reading.status.state === "finished" || reading.tracker.finished;
+      if (!owned.has(shardId) && !handingOver.has(shardId) && !done) {
         drop(shardId, "no longer owned");
       }
     }

@@ -289,6 +289,7 @@ describe("shard leases: many processors share a stream", () => {
     );
     const row = await kubectl("get", "aej", "orders", "--no-headers");
     assert.match(row, /^orders\s+Running\s+3\s+3\s+6\s+\d+\s+\d+/, row);
+    t.diagnostic(`kubectl get aej: ${row.trim()}`);
 
     const { duplicates } = await everythingArrived();
     const moves = (await leases()).reduce((sum, lease) => sum + lease.transitions, 0);
