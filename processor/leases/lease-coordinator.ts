@@ -1,12 +1,13 @@
 // Processors of one job share its shards through one coordination.k8s.io Lease per shard, as the
-// KCL shares them through its DynamoDB lease table. At every sync a processor lists the Leases,
-// creates those of new shards, renews its own, and takes free, expired or (a few) stolen ones up
-// to its fair share. Every write carries the resourceVersion it read, so a processor that lost a
-// Lease cannot move its checkpoint: the API server refuses the update (fencing), and the shard is
-// dropped at once. To rebalance, a processor below its share asks a busier one for a shard (an
-// annotation); the holder drains it, checkpoints and releases it, so a rebalance replays nothing.
-// A request not honoured within a lease duration becomes a plain steal. Expiry is judged by how long this processor has seen a Lease unchanged, as
-// client-go's leader election does, so clocks need not agree.
+// KCL shares them through its DynamoDB lease table. At every sync a processor renews its Leases,
+// lists them all, creates those of new shards, and takes free or expired ones up to its fair
+// share. Every write carries the resourceVersion it read, so a processor that lost a Lease cannot
+// move its checkpoint: the API server refuses the update (fencing), and the shard is dropped at
+// once. To rebalance, a processor below its share asks a busier one for shards (an annotation);
+// the holder drains them, checkpoints and writes the asker in as holder, so a rebalance replays
+// nothing; a request not honoured within a lease duration becomes a plain steal. Expiry is judged
+// by how long this processor has seen a Lease unchanged, as client-go's leader election does, so
+// clocks need not agree. docs/leases.md tells the whole protocol.
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {

@@ -120,7 +120,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   const handingOver = new Set<string>();
   /**
    * Hands a shard to the processor that asked for it without replaying anything: stop reading,
-   * let what was read finish (for at most half a lease duration), checkpoint, release.
+   * let what was read finish (for at most half a lease duration), checkpoint, hand the Lease over.
    */
   const handOver = async (shardId: string): Promise<void> => {
     handingOver.add(shardId);
@@ -131,7 +131,11 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         reading.status.state = "draining";
         await reading.done;
         const deadline = performance.now() + options.handoverDrainMs;
-        while (reading.tracker.pending > 0 && performance.now() < deadline) {
+        while (
+          reading.tracker.pending > 0 &&
+          performance.now() < deadline &&
+          !aborter.signal.aborted
+        ) {
           await pause(50, aborter.signal);
         }
         const checkpoint = reading.tracker.checkpointable;
