@@ -214,6 +214,14 @@ export function crd(): Record<string, unknown> {
           schema: {
             openAPIV3Schema: {
               type: "object",
+              // The job's name is a label value on every object it owns (at most 63 characters).
+              "x-kubernetes-validations": [
+                {
+                  rule: "size(self.metadata.name) <= 63",
+                  message:
+                    "metadata.name must be at most 63 characters: it labels every object of the job",
+                },
+              ],
               description: `${kind} runs Flink-style Async I/O from one Kinesis stream through an HTTP service to another, on parallelism processor pods.`,
               required: ["spec"],
               properties: {

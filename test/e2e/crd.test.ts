@@ -171,4 +171,10 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       assert.match(refusal, message);
     });
   }
+
+  test("a job whose name cannot be a label value is refused at apply", () => {
+    const refusal = apply(cluster, job("a".repeat(64), {}));
+    assert.ok(refusal !== undefined, "the API server accepted it");
+    assert.match(refusal, /metadata.name must be at most 63 characters/);
+  });
 });
