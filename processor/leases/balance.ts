@@ -1,7 +1,8 @@
 // Which shard Leases a processor takes at a renewal, as the KCL's lease taker decides: free and
 // expired ones up to its fair share, ceil(readable shards / live processors), and when none is
 // free, it asks for the surplus of those above the fair share (at most maxSteals at a time). A
-// processor holding nothing is not yet visible to the others, so growing is the newcomer's job.
+// processor holding nothing is visible to the others only once it asks, so growing is the
+// newcomer's job.
 import type { ShardLease } from "./shard-lease.ts";
 
 export interface BalanceInput {
@@ -37,7 +38,10 @@ export function planAcquisitions(input: BalanceInput): BalancePlan {
   for (const lease of work.filter(isHeld)) {
     counts.set(lease.holder, [...(counts.get(lease.holder) ?? []), lease]);
   }
-  const workers = new Set([me, ...counts.keys()]).size;
+  // Live processors: holders, and those asking for a held shard (a newcomer holds nothing yet,
+  // but its request shows it is there).
+  const askers = work.filter(isHeld).map((lease) => lease.handoffTo);
+  const workers = new Set([me, ...counts.keys(), ...askers.filter((asker) => asker !== "")]).size;
   const fairShare = Math.ceil(work.length / workers);
   let mine = counts.get(me)?.length ?? 0;
   const plan: BalancePlan = { take: [], steal: [], fairShare, workers };

@@ -138,3 +138,12 @@ test("two newcomers starting together try different free leases first", () => {
   );
   assert.ok(firsts.size > 1, "rotation by worker name");
 });
+
+test("a processor that asked for a shard counts as live, though it holds nothing yet", () => {
+  const leases = [0, 1, 2, 3, 4, 5].map((shard) => lease(shard, "b", shard === 0 ? "c" : ""));
+  // b, c (asking) and a: share ceil(6/3) = 2, so a asks for 2, not 3.
+  const result = plan("a", leases);
+  assert.equal(result.workers, 3);
+  assert.equal(result.fairShare, 2);
+  assert.equal(result.steal.length, 2);
+});
