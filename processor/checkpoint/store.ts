@@ -1,5 +1,6 @@
-// Where checkpoints live. The processor only needs get and put; the in-memory store serves a
-// single process (tests, the demo), and the Kubernetes Lease store adds ownership and fencing.
+// Where a single processor keeps its checkpoints (the demo, tests), behind the single-worker
+// coordinator; processors of a Kubernetes job keep them on their shard Leases instead
+// (leases/lease-coordinator.ts), with ownership and fencing.
 
 /** Written when a shard was read to its end and everything in it acknowledged (KCL's SHARD_END). */
 export const SHARD_END = "SHARD_END";
