@@ -72,7 +72,10 @@ function shardReadiness(job: Job, observed: Observed): ConditionUpdate {
     type: "Ready",
     status: "True",
     reason: "ProcessorsReady",
-    message: `${processors}, holding all ${shards.shards} shards.`,
+    message:
+      shards.owned === shards.shards
+        ? `${processors}, holding all ${shards.shards} shards.`
+        : `${processors}, holding ${shards.owned} of ${shards.shards} shards; the others wait for their parent shards to be read to the end.`,
   };
 }
 

@@ -393,9 +393,13 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         }
       }
       const overdue = settleRequests(leases);
-      // A shard we asked for counts as ours, so we do not ask for more than our share.
+      const stealing = new Set(overdue.map((lease) => lease.shardId));
+      // A shard we asked for, or are about to steal, counts as ours: we neither ask for more
+      // than our share nor ask again for one we steal (the request would win the race).
       const planned = [...leases.values()].map((lease) =>
-        requested.has(lease.shardId) ? { ...lease, holder: me } : lease,
+        requested.has(lease.shardId) || stealing.has(lease.shardId)
+          ? { ...lease, holder: me }
+          : lease,
       );
       const plan = planAcquisitions({
         me,

@@ -48,13 +48,18 @@ export interface ShardLease {
 
 /** Lease name of a shard: DNS-safe (shard ids are like shardId-000000000001). */
 export function leaseName(prefix: string, shardId: string): string {
-  return `${prefix}-${shardId.toLowerCase().replace(/[^a-z0-9-]/g, "-")}`;
+  // A DNS name ends alphanumeric; Kinesis ids may end in "_" or "." (real ones end in digits).
+  const safe = shardId.toLowerCase().replace(/[^a-z0-9-]/g, "-");
+  return `${prefix}-${/[a-z0-9]$/.test(safe) ? safe : `${safe}0`}`;
 }
 
 function parseProgress(text: string | undefined): ShardProgress | undefined {
   if (text === undefined) return undefined;
   try {
-    return JSON.parse(text) as ShardProgress;
+    const parsed: unknown = JSON.parse(text);
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as ShardProgress)
+      : undefined;
   } catch {
     return undefined;
   }
