@@ -9,13 +9,14 @@ import { createCheckpointer } from "./checkpoint/checkpointer.ts";
 import { LeaseLostError, type ShardCoordinator } from "./checkpoint/coordinator.ts";
 import { createSingleWorkerCoordinator } from "./checkpoint/single-worker.ts";
 import { createMemoryCheckpointStore, type CheckpointStore } from "./checkpoint/store.ts";
-import type { ProcessorConfig } from "./config/schema.ts";
+import { maxPendingRecordsPerShard, type ProcessorConfig } from "./config/schema.ts";
 import { createAsyncWait } from "./engine/async-wait.ts";
 import { createCaller } from "./http/caller.ts";
 import { createRequestMapper } from "./http/request-mapping.ts";
 import { createResponseMapper } from "./http/response-mapping.ts";
 import { createKinesisClient } from "./kinesis/client.ts";
 import { describeError } from "./kinesis/errors.ts";
+import { fixStartPosition } from "./kinesis/start-position.ts";
 import { loadKubeConfig } from "./leases/kube-config.ts";
 import { createLeaseCoordinator } from "./leases/lease-coordinator.ts";
 import { createPutBatcher, type RecordSink } from "./kinesis/put-batcher.ts";
@@ -128,6 +129,7 @@ export function startProcessor(
     capacity: config.capacity,
     ordering: config.ordering,
     partitionOf: (record) => record.shardId,
+    openPartitions: () => shards.readingCount(),
     invoke: enrich,
     // The caller's deadline ends every call first; this bound only catches a bug below it.
     timeoutMs: config.endpoint.deadlineMs + 5_000,
@@ -184,6 +186,11 @@ export function startProcessor(
   const shards = createShardSupervisor({
     client: kinesis,
     source: config.source,
+    startPosition: fixStartPosition(
+      config.source.startPosition,
+      config.source.latestFrom === undefined ? new Date() : new Date(config.source.latestFrom),
+    ),
+    maxPendingRecords: maxPendingRecordsPerShard(config),
     coordinator,
     checkpointer,
     submit: (record) => engine.submit(record),
@@ -236,7 +243,8 @@ export function startProcessor(
       await checkpointer.flush(shards.trackers());
       await coordinator.release();
       clearInterval(gaugeTimer);
-      await caller.close();
+      // Past the grace period, calls still running are abandoned: their records are read again.
+      await (outcome === "grace over" ? caller.destroy() : caller.close());
       if (ownsKinesis) kinesis.destroy();
       logger.info(
         {

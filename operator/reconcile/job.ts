@@ -8,6 +8,8 @@ export interface Job {
   name: string;
   uid: string;
   generation: number;
+  /** RFC 3339 creation time: LATEST means the records that arrive from then on. */
+  createdAt?: string;
   spec: JobSpec;
 }
 

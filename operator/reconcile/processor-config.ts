@@ -35,7 +35,14 @@ export function processorConfig(job: Job): ProcessorConfigInput {
       region: spec.aws.region,
       ...(spec.aws.endpoint === undefined ? {} : { endpoint: spec.aws.endpoint }),
     },
-    source: { stream: spec.source.stream, startPosition: spec.source.startPosition },
+    source: {
+      stream: spec.source.stream,
+      startPosition: spec.source.startPosition,
+      // Every processor, at every start, fixes LATEST to the same moment: nothing is skipped.
+      ...(spec.source.startPosition.type === "LATEST" && job.createdAt !== undefined
+        ? { latestFrom: job.createdAt }
+        : {}),
+    },
     sink: sink(spec.sink),
     ...(spec.deadLetter === undefined ? {} : { deadLetter: sink(spec.deadLetter) }),
     endpoint: {
@@ -58,6 +65,9 @@ export function processorConfig(job: Job): ProcessorConfigInput {
     ordering: spec.ordering,
     failurePolicy: spec.failurePolicy,
     checkpointIntervalMs: spec.checkpointIntervalMs,
+    ...(spec.maxPendingRecordsPerShard === undefined
+      ? {}
+      : { maxPendingRecordsPerShard: spec.maxPendingRecordsPerShard }),
     coordination: {
       type: "kubernetes",
       namespace,

@@ -154,6 +154,10 @@ function observe(
 // Deep equality regardless of key order: the API server returns keys in its own order.
 const sameStatus = (a: JobStatus | undefined, b: JobStatus): boolean => isDeepStrictEqual(a, b);
 
+/** The informer's objects carry it as a string, typed clients as a Date. */
+const creationTime = (timestamp: Date | string | undefined): { createdAt?: string } =>
+  timestamp === undefined ? {} : { createdAt: new Date(timestamp).toISOString() };
+
 export async function reconcileJob(
   context: ReconcileContext,
   key: string,
@@ -185,6 +189,7 @@ export async function reconcileJob(
     name,
     uid: object.metadata?.uid ?? "",
     generation,
+    ...creationTime(object.metadata?.creationTimestamp),
     spec: parsed.data,
   };
 

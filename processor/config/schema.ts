@@ -223,6 +223,15 @@ export const processingFields = {
     .describe(
       "What happens to a record whose call failed: deadLetter stream, drop (metric and log line), or fail the job.",
     ),
+  maxPendingRecordsPerShard: z
+    .number()
+    .int()
+    .min(1)
+    .max(1_000_000)
+    .optional()
+    .describe(
+      "Records of one shard read and not yet acknowledged (the checkpoint cannot pass them) at which reading that shard pauses. Bounds the memory a stuck record holds and the records read again after a crash. Default: the larger of 10,000 and twice capacity.",
+    ),
   checkpointIntervalMs: milliseconds(100, 3_600_000)
     .default(10_000)
     .describe(
@@ -336,6 +345,12 @@ export const processorConfigSchema = z
       .strictObject({
         stream: streamIdSchema,
         startPosition: startPositionSchema,
+        latestFrom: z.iso
+          .datetime({ offset: true })
+          .optional()
+          .describe(
+            "With startPosition LATEST: the moment LATEST is fixed to (the operator writes the job's creation time), so shards without a checkpoint, children of a split or merge included, start there after any restart. Default: the processor's start.",
+          ),
         maxRecordsPerFetch: z
           .number()
           .int()
@@ -389,5 +404,10 @@ export type ProcessorConfig = z.output<typeof processorConfigSchema>;
 export type EndpointConfig = ProcessorConfig["endpoint"];
 export type SinkConfig = ProcessorConfig["sink"];
 export type StartPosition = ProcessorConfig["source"]["startPosition"];
+
+/** The larger of 10,000 and twice capacity: room for a shard's full share of calls and batches. */
+export const maxPendingRecordsPerShard = (
+  config: Pick<ProcessorConfig, "maxPendingRecordsPerShard" | "capacity">,
+): number => config.maxPendingRecordsPerShard ?? Math.max(10_000, 2 * config.capacity);
 export type CoordinationConfig = ProcessorConfig["coordination"];
 export type LeaseCoordinationConfig = Extract<CoordinationConfig, { type: "kubernetes" }>;

@@ -1,8 +1,10 @@
 // The Async I/O operator: at most `capacity` calls in flight, results emitted in order or as they
 // complete, and a caller that submits while the operator is full waits for a free slot. That wait
 // is the backpressure: readers stop fetching, so memory follows capacity, not the backlog.
+import { Fifo } from "./fifo.ts";
 import { createOrderedQueue } from "./ordered-queue.ts";
 import type { QueueEntry, ResultQueue } from "./result-queue.ts";
+import { createSlots, newSlotHolder, type SlotHolder } from "./slots.ts";
 import { createUnorderedQueue } from "./unordered-queue.ts";
 
 export type Ordering = "ordered" | "unordered";
@@ -11,10 +13,17 @@ export interface AsyncWaitOptions<In, Out> {
   capacity: number;
   ordering: Ordering;
   /**
-   * Ordered mode keeps one queue per partition (a shard), so order holds within a shard and one
-   * slow shard does not stall the others' emission.
+   * The partition (a shard) of an element. Ordered mode keeps order within a partition, and in
+   * both modes each busy partition gets a fair share of the capacity, so one slow shard does not
+   * stall the others.
    */
   partitionOf(input: In): string;
+  /**
+   * Ordered mode: how many partitions are open (the shards being read), each of which gets its
+   * share of the capacity even while it is idle, so a stalled head cannot keep slots it borrowed
+   * from a partition that becomes busy later. Unordered mode ignores it and shares among the busy.
+   */
+  openPartitions?(): number;
   /** Starts the call for one element. */
   invoke(input: In): Promise<Out>;
   /** Last-resort bound on a call, as Flink's AsyncFunction#timeout: no slot is held forever. */
@@ -35,20 +44,34 @@ export interface AsyncWaitOptions<In, Out> {
 export interface AsyncWait<In> {
   /**
    * Adds an element. Returns undefined when it was taken at once, or a promise that resolves once
-   * a slot was free and the element was taken (await it before submitting the next one).
+   * a slot was free and the element was taken (await it before submitting the next one of the
+   * same partition). Throws OperatorStoppedError after a fatal emit error.
    */
   submit(input: In): Promise<void> | undefined;
   /** Elements held: calls in flight plus results not yet emitted. */
   readonly inFlight: number;
   /** Submissions waiting for a slot. */
   readonly waiting: number;
-  /** Resolves once nothing is in flight or waiting. */
+  /**
+   * Resolves once nothing is in flight or waiting, or at once after a fatal emit error (what is
+   * held then will never be emitted, so its records stay unacknowledged and are read again).
+   */
   drained(): Promise<void>;
 }
 
-interface Partition<In, Out> {
+/** Raised by submit once the operator stopped on a fatal emit error. */
+export class OperatorStoppedError extends Error {
+  constructor() {
+    super("the async operator has stopped after a fatal emit error");
+    this.name = "OperatorStoppedError";
+  }
+}
+
+interface Partition<In, Out> extends SlotHolder {
   readonly key: string;
   readonly queue: ResultQueue<In, Out>;
+  /** True while the partition sits in the ready list, waiting for the emitter. */
+  scheduled: boolean;
 }
 
 export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): AsyncWait<In> {
@@ -56,26 +79,26 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   }
-  // Ordered queues are dropped when empty, so a long-lived process keeps none for finished shards.
-  const queues = new Map<string, Partition<In, Out>>();
-  const unordered =
-    options.ordering === "unordered"
-      ? { key: "", queue: createUnorderedQueue<In, Out>() }
-      : undefined;
-  const waiters: (() => void)[] = [];
+  const newQueue = options.ordering === "ordered" ? createOrderedQueue : createUnorderedQueue;
+  const slots = createSlots(
+    capacity,
+    options.ordering === "ordered" ? () => options.openPartitions?.() ?? 1 : undefined,
+  );
+  // A partition is forgotten as soon as it holds nothing and no one waits for it (never while it
+  // holds an element), so a long-lived process keeps none for finished shards, and an element
+  // always belongs to the one partition object its key maps to.
+  const partitions = new Map<string, Partition<In, Out>>();
+  const ready = new Fifo<Partition<In, Out>>();
   const idle: (() => void)[] = [];
-  const ready = new Set<Partition<In, Out>>();
-  let inFlight = 0;
   let emitting = false;
   let failed = false;
 
   const partitionFor = (input: In): Partition<In, Out> => {
-    if (unordered !== undefined) return unordered;
     const key = options.partitionOf(input);
-    let partition = queues.get(key);
+    let partition = partitions.get(key);
     if (partition === undefined) {
-      partition = { key, queue: createOrderedQueue<In, Out>() };
-      queues.set(key, partition);
+      partition = { key, queue: newQueue<In, Out>(), scheduled: false, ...newSlotHolder() };
+      partitions.set(key, partition);
     }
     return partition;
   };
@@ -87,13 +110,15 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     clearTimeout(entry.timer);
     entry.timer = undefined;
     partition.queue.complete(entry);
-    ready.add(partition);
+    if (!partition.scheduled) {
+      partition.scheduled = true;
+      ready.push(partition);
+    }
     if (!emitting && !failed) void emitReady();
   };
 
-  const start = (input: In): void => {
-    inFlight++;
-    const partition = partitionFor(input);
+  /** Starts the call of an element whose slot is already taken. */
+  const start = (partition: Partition<In, Out>, input: In): void => {
     const entry: QueueEntry<In, Out> = { input, done: false, output: undefined, timer: undefined };
     partition.queue.push(entry);
     entry.timer = setTimeout(() => {
@@ -116,58 +141,59 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     );
   };
 
-  const release = (): void => {
-    inFlight--;
-    const next = waiters.shift();
-    // The freed slot passes straight to the longest waiter, so no new submit can barge in.
-    if (next !== undefined) next();
-    else if (inFlight === 0) for (const resolve of idle.splice(0)) resolve();
+  const release = (partition: Partition<In, Out>): void => {
+    slots.release(partition);
+    if (slots.isIdle(partition)) partitions.delete(partition.key);
+    if (slots.inUse === 0 && slots.waiting === 0) for (const resolve of idle.splice(0)) resolve();
   };
 
+  /** Emits every result that may leave, one partition at a time, pausing while the sink does. */
   const emitReady = async (): Promise<void> => {
     emitting = true;
     try {
-      for (const partition of ready) {
-        ready.delete(partition);
+      for (let partition = ready.shift(); partition !== undefined; partition = ready.shift()) {
+        // Cleared before emitting: a result of this partition completing meanwhile schedules it
+        // again; the later visit finds the queue already drained and emits nothing.
+        partition.scheduled = false;
         const { queue } = partition;
         for (let entry = queue.poll(); entry !== undefined; entry = queue.poll()) {
           const pending = options.emit(entry.input, entry.output as Out);
           if (pending !== undefined) await pending;
-          release();
+          release(partition);
         }
-        if (partition !== unordered && queue.size === 0) queues.delete(partition.key);
       }
     } catch (error) {
       failed = true;
+      for (const resolve of idle.splice(0)) resolve();
       options.onFatal(error);
     } finally {
       emitting = false;
     }
-    if (!failed && ready.size > 0) void emitReady();
   };
 
   return {
     submit(input) {
-      if (failed) throw new Error("the async operator has stopped after a fatal emit error");
-      if (inFlight < capacity && waiters.length === 0) {
-        start(input);
+      if (failed) throw new OperatorStoppedError();
+      const partition = partitionFor(input);
+      if (slots.tryTake(partition)) {
+        start(partition, input);
         return undefined;
       }
       return new Promise<void>((resolve) => {
-        waiters.push(() => {
-          start(input);
+        slots.wait(partition, () => {
+          start(partition, input);
           resolve();
         });
       });
     },
     get inFlight() {
-      return inFlight;
+      return slots.inUse;
     },
     get waiting() {
-      return waiters.length;
+      return slots.waiting;
     },
     drained() {
-      if (inFlight === 0 && waiters.length === 0) return Promise.resolve();
+      if (failed || (slots.inUse === 0 && slots.waiting === 0)) return Promise.resolve();
       return new Promise<void>((resolve) => idle.push(resolve));
     },
   };

@@ -32,7 +32,10 @@ type Attempt =
 
 export interface Caller {
   call(request: PreparedRequest): Promise<CallOutcome>;
+  /** Closes the pool once running calls end. */
   close(): Promise<void>;
+  /** Closes the pool now, failing running calls (shutdown past its grace period). */
+  destroy(): Promise<void>;
 }
 
 export interface CallerOptions {
@@ -166,5 +169,6 @@ export function createCaller(options: CallerOptions): Caller {
       }
     },
     close: () => pool.close(),
+    destroy: () => pool.destroy(),
   };
 }

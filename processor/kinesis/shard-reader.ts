@@ -1,16 +1,19 @@
 // Reads one shard with GetRecords and submits each record to the engine in order, awaiting a free
 // slot when the engine is full (backpressure), within the per-shard limit of 5 calls a second.
+// Reading also pauses while the shard has `maxPendingRecords` records not yet acknowledged, so a
+// record stuck ahead of the checkpoint bounds memory and the replay after a crash.
 import {
   GetRecordsCommand,
   GetShardIteratorCommand,
+  type GetRecordsCommandOutput,
   type KinesisClient,
   type ShardIteratorType,
 } from "@aws-sdk/client-kinesis";
 import type { Receipt, ShardTracker } from "../checkpoint/tracker.ts";
-import type { StartPosition } from "../config/schema.ts";
 import { aborted, pause } from "../util/pause.ts";
 import { streamParameter } from "./client.ts";
 import { isExpiredIterator, isThrottling } from "./errors.ts";
+import type { FixedStartPosition } from "./start-position.ts";
 
 export interface SourceRecord {
   readonly shardId: string;
@@ -32,9 +35,13 @@ export interface ShardReaderOptions {
   tracker: ShardTracker;
   /** The checkpoint to resume after, if the shard has one. */
   startAfter: string | undefined;
-  startPosition: StartPosition;
+  /** Where to start without a checkpoint (LATEST already fixed to a moment). */
+  startPosition: FixedStartPosition;
   maxRecordsPerFetch: number;
+  /** Reading pauses while this many of the shard's records are not acknowledged. */
+  maxPendingRecords: number;
   idleTimeBetweenReadsMs: number;
+  /** Errors it throws end the reader (the engine has stopped); they are not read errors. */
   submit(record: SourceRecord): Promise<void> | undefined;
   observer: ShardReaderObserver;
   signal: AbortSignal;
@@ -44,6 +51,25 @@ export interface ShardReaderOptions {
 const minMsBetweenCalls = 200;
 const maxBackoffMs = 10_000;
 
+type IteratorPosition = {
+  ShardIteratorType: ShardIteratorType;
+  StartingSequenceNumber?: string;
+  Timestamp?: Date;
+};
+
+/** Right after the last record read, or at the fixed start when none was read yet. */
+export function iteratorPosition(
+  lastRead: string | undefined,
+  start: FixedStartPosition,
+): IteratorPosition {
+  if (lastRead !== undefined) {
+    return { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: lastRead };
+  }
+  return start.type === "AT_TIMESTAMP"
+    ? { ShardIteratorType: "AT_TIMESTAMP", Timestamp: new Date(start.timestamp) }
+    : { ShardIteratorType: start.type };
+}
+
 /** Resolves "ended" when the shard is closed and fully read, "stopped" when the signal aborted. */
 export async function readShard(options: ShardReaderOptions): Promise<"ended" | "stopped"> {
   const { client, stream, tracker, signal, observer } = options;
@@ -51,20 +77,8 @@ export async function readShard(options: ShardReaderOptions): Promise<"ended" | 
   let lastRead = options.startAfter;
   let failures = 0;
 
-  const newIterator = async (): Promise<string | undefined> => {
-    const position: {
-      ShardIteratorType: ShardIteratorType;
-      StartingSequenceNumber?: string;
-      Timestamp?: Date;
-    } =
-      lastRead !== undefined
-        ? { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: lastRead }
-        : options.startPosition.type === "AT_TIMESTAMP"
-          ? {
-              ShardIteratorType: "AT_TIMESTAMP",
-              Timestamp: new Date(options.startPosition.timestamp),
-            }
-          : { ShardIteratorType: options.startPosition.type };
+  const openIterator = async (): Promise<string | undefined> => {
+    const position = iteratorPosition(lastRead, options.startPosition);
     const response = await client.send(
       new GetShardIteratorCommand({ ...streamParameter(stream), ShardId: shardId, ...position }),
       { abortSignal: signal },
@@ -79,13 +93,36 @@ export async function readShard(options: ShardReaderOptions): Promise<"ended" | 
     await pause(ceiling / 2 + (Math.random() * ceiling) / 2, signal);
   };
 
+  /** Hands the records to the engine in order; false if the reader was stopped meanwhile. */
+  const submitAll = async (response: GetRecordsCommandOutput): Promise<boolean> => {
+    for (const record of response.Records ?? []) {
+      const full = tracker.whenPendingBelow(options.maxPendingRecords, signal);
+      if (full !== undefined) await full;
+      if (aborted(signal)) return false;
+      const sequenceNumber = record.SequenceNumber ?? "";
+      const waiting = options.submit({
+        shardId,
+        sequenceNumber,
+        partitionKey: record.PartitionKey ?? "",
+        data: record.Data ?? new Uint8Array(),
+        arrivedAt: record.ApproximateArrivalTimestamp,
+        receipt: tracker.track(sequenceNumber),
+      });
+      if (waiting !== undefined) await waiting;
+      lastRead = sequenceNumber;
+      if (aborted(signal)) return false;
+    }
+    return true;
+  };
+
   let iterator: string | undefined;
   while (!signal.aborted) {
     const callStarted = performance.now();
+    let response: GetRecordsCommandOutput;
     try {
-      iterator ??= await newIterator();
+      iterator ??= await openIterator();
       if (iterator === undefined) break;
-      const response = await client.send(
+      response = await client.send(
         new GetRecordsCommand({
           ShardIterator: iterator,
           Limit: options.maxRecordsPerFetch,
@@ -93,40 +130,28 @@ export async function readShard(options: ShardReaderOptions): Promise<"ended" | 
         }),
         { abortSignal: signal },
       );
-      failures = 0;
-      const records = response.Records ?? [];
-      observer.fetched(shardId, records.length, response.MillisBehindLatest);
-      for (const record of records) {
-        const sequenceNumber = record.SequenceNumber ?? "";
-        const waiting = options.submit({
-          shardId,
-          sequenceNumber,
-          partitionKey: record.PartitionKey ?? "",
-          data: record.Data ?? new Uint8Array(),
-          arrivedAt: record.ApproximateArrivalTimestamp,
-          receipt: tracker.track(sequenceNumber),
-        });
-        if (waiting !== undefined) await waiting;
-        lastRead = sequenceNumber;
-        if (aborted(signal)) break;
-      }
-      if (aborted(signal)) break;
-      iterator = response.NextShardIterator;
-      if (iterator === undefined) break;
-      const caughtUp =
-        records.length === 0 ||
-        (response.MillisBehindLatest === 0 && records.length < options.maxRecordsPerFetch);
-      const wait = caughtUp
-        ? options.idleTimeBetweenReadsMs
-        : minMsBetweenCalls - (performance.now() - callStarted);
-      await pause(wait, signal);
     } catch (error) {
       if (aborted(signal)) break;
-      // An expired iterator resumes right after the last record handed to the engine: nothing is
-      // skipped, and nothing already in flight is read twice.
-      iterator = undefined;
-      if (!isExpiredIterator(error)) await backOff(error);
+      // Only an expired iterator is re-opened (right after the last record handed to the engine,
+      // or at the fixed start): GetRecords with the same iterator returns the same records, so a
+      // throttle or a network error retries it and skips nothing.
+      if (isExpiredIterator(error)) iterator = undefined;
+      else await backOff(error);
+      continue;
     }
+    failures = 0;
+    const records = response.Records ?? [];
+    observer.fetched(shardId, records.length, response.MillisBehindLatest);
+    if (!(await submitAll(response))) break;
+    iterator = response.NextShardIterator;
+    if (iterator === undefined) break;
+    const caughtUp =
+      records.length === 0 ||
+      (response.MillisBehindLatest === 0 && records.length < options.maxRecordsPerFetch);
+    const wait = caughtUp
+      ? options.idleTimeBetweenReadsMs
+      : minMsBetweenCalls - (performance.now() - callStarted);
+    await pause(wait, signal);
   }
   if (aborted(signal)) return "stopped";
   tracker.markEnded();

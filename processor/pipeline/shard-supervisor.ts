@@ -12,6 +12,7 @@ import { describeError } from "../kinesis/errors.ts";
 import { listShards } from "../kinesis/list-shards.ts";
 import { readShard, type SourceRecord } from "../kinesis/shard-reader.ts";
 import type { ShardInfo } from "../kinesis/shard-lineage.ts";
+import type { FixedStartPosition } from "../kinesis/start-position.ts";
 import type { ProcessorMetrics } from "../metrics/processor-metrics.ts";
 import { aborted, pause } from "../util/pause.ts";
 
@@ -19,6 +20,8 @@ export interface ShardStatus {
   shardId: string;
   state: "reading" | "draining" | "finished" | "stopped";
   recordsRead: number;
+  /** Records read and not yet acknowledged (the checkpoint waits for the oldest). */
+  pending: number;
   millisBehindLatest: number | undefined;
   checkpoint: string | undefined;
   lastError: string | undefined;
@@ -30,6 +33,10 @@ export interface ShardStatus {
 export interface ShardSupervisorOptions {
   client: KinesisClient;
   source: ProcessorConfig["source"];
+  /** Where a shard without a checkpoint starts (LATEST fixed to a moment). */
+  startPosition: FixedStartPosition;
+  /** Reading a shard pauses while this many of its records are not acknowledged. */
+  maxPendingRecords: number;
   coordinator: ShardCoordinator;
   checkpointer: Checkpointer;
   submit(record: SourceRecord): Promise<void> | undefined;
@@ -50,6 +57,8 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   const { client, source, coordinator, checkpointer, metrics, logger } = options;
   const aborter = new AbortController();
   const readings = new Map<string, Reading>();
+  /** Shards this processor read to their end, until they expire from the stream's listing. */
+  const finished = new Set<string>();
   /** Readers of shards given up, still winding down; awaited at stop. */
   const stopping = new Set<Promise<void>>();
   let listed: ShardInfo[] | undefined;
@@ -98,6 +107,11 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     }
     status.state = "finished";
     status.checkpoint = SHARD_END;
+    // Only its id stays (a sync that listed before the SHARD_END write must not restart it).
+    finished.add(tracker.shardId);
+    if (readings.get(tracker.shardId) === reading) readings.delete(tracker.shardId);
+    checkpointer.forget(tracker.shardId);
+    metrics.millisBehindLatest.remove(tracker.shardId);
     logger.info({ shardId: tracker.shardId }, "shard read to its end and checkpointed");
     wake?.();
   };
@@ -161,6 +175,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       shardId,
       state: "reading",
       recordsRead: 0,
+      pending: 0,
       millisBehindLatest: undefined,
       checkpoint: startAfter,
       lastError: undefined,
@@ -174,28 +189,38 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       done: Promise.resolve(),
     };
     readings.set(shardId, reading);
-    logger.info({ shardId, startAfter: startAfter ?? source.startPosition.type }, "reading shard");
+    logger.info({ shardId, startAfter: startAfter ?? options.startPosition }, "reading shard");
     reading.done = readShard({
       client,
       stream: source.stream,
       tracker,
       startAfter,
-      startPosition: source.startPosition,
+      startPosition: options.startPosition,
       maxRecordsPerFetch: source.maxRecordsPerFetch,
+      maxPendingRecords: options.maxPendingRecords,
       idleTimeBetweenReadsMs: source.idleTimeBetweenReadsMs,
       submit: (record) => options.submit(record),
       observer,
       signal: AbortSignal.any([aborter.signal, reading.aborter.signal]),
-    }).then(async (ending) => {
-      if (ending === "ended") await finishShard(reading);
-      else status.state = "stopped";
-    });
+    }).then(
+      async (ending) => {
+        if (ending === "ended") await finishShard(reading);
+        else status.state = "stopped";
+      },
+      (error: unknown) => {
+        // The engine refused a record: it stopped on a fatal error the processor is handling.
+        status.state = "stopped";
+        status.lastError = describeError(error);
+      },
+    );
   };
 
   const discover = async (): Promise<void> => {
     if (listed === undefined || performance.now() - listedAt >= source.shardDiscoveryIntervalMs) {
       listed = await listShards(client, source.stream, aborter.signal);
       listedAt = performance.now();
+      const listedIds = new Set(listed.map((shard) => shard.shardId));
+      for (const shardId of finished) if (!listedIds.has(shardId)) finished.delete(shardId);
     }
     const { checkpoints, owned } = await coordinator.sync(listed);
     for (const [shardId, reading] of readings) {
@@ -210,6 +235,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       if (
         !readings.has(shardId) &&
         !handingOver.has(shardId) &&
+        !finished.has(shardId) &&
         checkpoints.get(shardId) !== SHARD_END
       ) {
         startReading(shardId, checkpoints.get(shardId));
@@ -275,6 +301,10 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       reading.status.failed++;
       reading.status.lastFailure = reason;
     },
+    /** Shards being read or drained: each gets its share of the engine's capacity. */
+    readingCount(): number {
+      return readings.size;
+    },
     trackers(): ShardTracker[] {
       return [...readings.values()].map((reading) => reading.tracker);
     },
@@ -282,6 +312,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       for (const reading of readings.values()) {
         reading.status.checkpoint =
           checkpointer.lastWritten(reading.status.shardId) ?? reading.status.checkpoint;
+        reading.status.pending = reading.tracker.pending;
       }
       return {
         discovered,

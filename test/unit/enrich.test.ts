@@ -20,6 +20,7 @@ function scriptedCaller(outcome: CallOutcome) {
       return Promise.resolve(outcome);
     },
     close: () => Promise.resolve(),
+    destroy: () => Promise.resolve(),
   };
   return { caller, requests };
 }

@@ -4,7 +4,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import { createShardTracker } from "../../processor/checkpoint/tracker.ts";
+import {
+  acknowledge,
+  createShardTracker,
+  type Receipt,
+} from "../../processor/checkpoint/tracker.ts";
 import { readShard, type SourceRecord } from "../../processor/kinesis/shard-reader.ts";
 
 interface Call {
@@ -64,6 +68,7 @@ test("an expired iterator resumes right after the last record handed to the engi
     startAfter: undefined,
     startPosition: { type: "TRIM_HORIZON" },
     maxRecordsPerFetch: 100,
+    maxPendingRecords: 1_000,
     idleTimeBetweenReadsMs: 200,
     submit: (input: SourceRecord) => {
       submitted.push(input.sequenceNumber);
@@ -83,14 +88,13 @@ test("an expired iterator resumes right after the last record handed to the engi
   assert.equal(tracker.pending, 3);
 });
 
-test("a shard with a checkpoint starts after it; throttling backs off and retries", async () => {
+test("a shard with a checkpoint starts after it; throttling backs off and retries the same iterator", async () => {
   const failures: string[] = [];
   const { client, calls } = scriptedClient([
     () => ({ ShardIterator: "it-1" }),
     () => {
       throw kinesisError("ProvisionedThroughputExceededException");
     },
-    () => ({ ShardIterator: "it-2" }),
     () => ({ Records: [record("11")], NextShardIterator: undefined }),
   ]);
   const started = performance.now();
@@ -99,8 +103,9 @@ test("a shard with a checkpoint starts after it; throttling backs off and retrie
     stream: "arn:aws:kinesis:eu-west-1:123456789012:stream/orders",
     tracker: createShardTracker("shardId-2", "10"),
     startAfter: "10",
-    startPosition: { type: "LATEST" },
+    startPosition: { type: "TRIM_HORIZON" },
     maxRecordsPerFetch: 100,
+    maxPendingRecords: 1_000,
     idleTimeBetweenReadsMs: 200,
     submit: () => undefined,
     observer: {
@@ -125,6 +130,95 @@ test("a shard with a checkpoint starts after it; throttling backs off and retrie
     recordsCall?.input.StreamARN,
     "arn:aws:kinesis:eu-west-1:123456789012:stream/orders",
   );
+  assert.deepEqual(
+    calls.map((call) => call.command),
+    ["GetShardIteratorCommand", "GetRecordsCommand", "GetRecordsCommand"],
+    "no new iterator after throttling",
+  );
+  assert.equal(calls.at(2)?.input.ShardIterator, "it-1");
+});
+
+test("errors before the first record never move the start: other errors retry the iterator, an expired one re-opens at the fixed start", async () => {
+  const start = "2026-11-30T10:00:00.000Z";
+  const { client, calls } = scriptedClient([
+    () => ({ ShardIterator: "it-1" }),
+    () => {
+      throw kinesisError("InternalFailure");
+    },
+    () => {
+      throw kinesisError("ExpiredIteratorException");
+    },
+    () => ({ ShardIterator: "it-2" }),
+    () => ({ Records: [record("1")], NextShardIterator: undefined }),
+  ]);
+  const submitted: string[] = [];
+  await readShard({
+    client,
+    stream: "orders",
+    tracker: createShardTracker("shardId-4"),
+    startAfter: undefined,
+    startPosition: { type: "AT_TIMESTAMP", timestamp: start },
+    maxRecordsPerFetch: 100,
+    maxPendingRecords: 1_000,
+    idleTimeBetweenReadsMs: 200,
+    submit: (input) => {
+      submitted.push(input.sequenceNumber);
+      return undefined;
+    },
+    observer,
+    signal: new AbortController().signal,
+  });
+  assert.deepEqual(
+    calls.map((call) => [call.command, call.input.ShardIterator ?? call.input.ShardIteratorType]),
+    [
+      ["GetShardIteratorCommand", "AT_TIMESTAMP"],
+      ["GetRecordsCommand", "it-1"],
+      ["GetRecordsCommand", "it-1"],
+      ["GetShardIteratorCommand", "AT_TIMESTAMP"],
+      ["GetRecordsCommand", "it-2"],
+    ],
+  );
+  assert.equal((calls.at(3)?.input.Timestamp as Date).toISOString(), start);
+  assert.deepEqual(submitted, ["1"]);
+});
+
+test("reading pauses while maxPendingRecords of the shard's records are unacknowledged", async () => {
+  const { client } = scriptedClient([
+    () => ({ ShardIterator: "it-1" }),
+    () => ({ Records: ["1", "2", "3", "4"].map(record), NextShardIterator: undefined }),
+  ]);
+  const tracker = createShardTracker("shardId-5");
+  const receipts: Receipt[] = [];
+  const reading = readShard({
+    client,
+    stream: "orders",
+    tracker,
+    startAfter: undefined,
+    startPosition: { type: "TRIM_HORIZON" },
+    maxRecordsPerFetch: 100,
+    maxPendingRecords: 2,
+    idleTimeBetweenReadsMs: 200,
+    submit: (input) => {
+      receipts.push(input.receipt);
+      return undefined;
+    },
+    observer,
+    signal: new AbortController().signal,
+  });
+  const turns = async () => {
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+  };
+  await turns();
+  assert.equal(receipts.length, 2, "the third record waits");
+  acknowledge(receipts[1] as Receipt);
+  await turns();
+  assert.equal(receipts.length, 2, "an acknowledgement behind the oldest frees nothing");
+  acknowledge(receipts[0] as Receipt);
+  await turns();
+  assert.equal(receipts.length, 4, "two acknowledged in order: two more are read");
+  for (const receipt of receipts) acknowledge(receipt);
+  assert.equal(await reading, "ended");
+  assert.equal(tracker.checkpointable, "4");
 });
 
 test("a reader waits for the engine's slot before handing over the next record, and stops on abort", async () => {
@@ -142,6 +236,7 @@ test("a reader waits for the engine's slot before handing over the next record, 
     startAfter: undefined,
     startPosition: { type: "AT_TIMESTAMP", timestamp: "2026-11-01T00:00:00Z" },
     maxRecordsPerFetch: 100,
+    maxPendingRecords: 1_000,
     idleTimeBetweenReadsMs: 200,
     submit: (input) => {
       submitted.push(input.sequenceNumber);
