@@ -1,0 +1,179 @@
+// The data path's promises against the real Kinesis emulator: LATEST skips nothing that arrives
+// after the job's start (across a split, a restart of a shard without a checkpoint), and a record
+// stuck ahead of the checkpoint bounds what a shard holds instead of letting it grow with the
+// backlog, and loses nothing once it moves.
+import assert from "node:assert/strict";
+import { setTimeout as sleep } from "node:timers/promises";
+import { after, before, describe, test } from "node:test";
+import { DescribeStreamSummaryCommand, SplitShardCommand } from "@aws-sdk/client-kinesis";
+import { readAllRecords } from "../../demo/stream-tools.ts";
+import { createMemoryCheckpointStore } from "../../processor/checkpoint/store.ts";
+import { metricValue } from "../support/metric-value.ts";
+import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
+import {
+  createStreams,
+  jsonRecords,
+  produce,
+  runProcessor,
+  startKinesisEmulator,
+  waitForOutput,
+  type KinesisEmulator,
+} from "../support/test-bed.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const idOf = (data: Uint8Array): number =>
+  (JSON.parse(Buffer.from(data).toString()) as { id: number }).id;
+const sortedIds = (records: { data: Uint8Array }[]): number[] =>
+  [...new Set(records.map((record) => idOf(record.data)))].sort((a, b) => a - b);
+const range = (from: number, to: number): number[] =>
+  Array.from({ length: to - from }, (_, index) => from + index);
+
+describe("data path against the Kinesis emulator", () => {
+  let emulator: KinesisEmulator;
+  let endpoint: Awaited<ReturnType<typeof startScriptedEndpoint>>;
+
+  before(async () => {
+    emulator = await startKinesisEmulator();
+    endpoint = await startScriptedEndpoint(() => ({}));
+  });
+  after(async () => {
+    await endpoint.close();
+    await emulator.stop();
+  });
+
+  test("LATEST reads every record that arrives after the start, the children of a split included, and none from before", async () => {
+    const streams = await createStreams(emulator, 1);
+    await produce(emulator, streams.source, jsonRecords(50, 20, 10_000));
+    await sleep(50);
+    const processor = runProcessor(emulator, streams, {
+      endpoint: { url: endpoint.url },
+      source: {
+        stream: streams.source,
+        startPosition: { type: "LATEST" },
+        idleTimeBetweenReadsMs: 200,
+        shardDiscoveryIntervalMs: 1_000,
+      },
+    });
+    await waitFor(
+      () => Promise.resolve(processor.status().shards.length),
+      (reading) => reading === 1,
+      { timeoutMs: 10_000, what: "the shard being read" },
+    );
+    await produce(emulator, streams.source, jsonRecords(100));
+    await waitForOutput(processor, 100);
+    await emulator.client.send(
+      new SplitShardCommand({
+        StreamName: streams.source,
+        ShardToSplit: "shardId-000000000000",
+        NewStartingHashKey: (2n ** 127n).toString(),
+      }),
+    );
+    await waitFor(
+      async () =>
+        (
+          await emulator.client.send(
+            new DescribeStreamSummaryCommand({ StreamName: streams.source }),
+          )
+        ).StreamDescriptionSummary?.StreamStatus,
+      (status) => status === "ACTIVE",
+      { timeoutMs: 10_000, what: "split finished" },
+    );
+    // Written at once, before the children are listed and read.
+    await produce(emulator, streams.source, jsonRecords(200, 20, 100));
+    await waitForOutput(processor, 300);
+    await processor.stop();
+    assert.deepEqual(sortedIds(await readAllRecords(emulator.client, streams.sink)), range(0, 300));
+  });
+
+  test("a LATEST shard without a checkpoint, restarted, resumes from the job's start and skips nothing", async () => {
+    const streams = await createStreams(emulator, 1);
+    const latestFrom = new Date().toISOString();
+    const store = createMemoryCheckpointStore();
+    const config = {
+      endpoint: { url: endpoint.url },
+      source: {
+        stream: streams.source,
+        startPosition: { type: "LATEST" as const },
+        latestFrom,
+        idleTimeBetweenReadsMs: 200,
+        shardDiscoveryIntervalMs: 1_000,
+      },
+    };
+    const first = runProcessor(emulator, streams, config, { checkpointStore: store });
+    await waitFor(
+      () => Promise.resolve(first.status().shards.length),
+      (reading) => reading === 1,
+      { timeoutMs: 10_000, what: "the shard being read" },
+    );
+    await first.stop();
+    assert.equal(store.checkpoints.size, 0, "nothing read, so no checkpoint");
+    await produce(emulator, streams.source, jsonRecords(100));
+    const second = runProcessor(emulator, streams, config, { checkpointStore: store });
+    await waitForOutput(second, 100);
+    await second.stop();
+    assert.deepEqual(sortedIds(await readAllRecords(emulator.client, streams.sink)), range(0, 100));
+  });
+
+  test("a dead-letter stream refusing writes holds a shard at maxPendingRecordsPerShard, not the backlog, and loses nothing once it exists", async () => {
+    // Every tenth record fails (no retries) and goes to a dead-letter stream that does not exist.
+    const failing = await startScriptedEndpoint((request) =>
+      idOf(Buffer.from(request.body)) % 10 === 5 ? { status: 400, body: "refused" } : {},
+    );
+    const streams = await createStreams(emulator, 1);
+    const missingDeadLetter = `${streams.deadLetter}-late`;
+    const total = 3_000;
+    const bound = 300;
+    await produce(emulator, streams.source, jsonRecords(total));
+    const processor = runProcessor(
+      emulator,
+      { ...streams, deadLetter: missingDeadLetter },
+      {
+        endpoint: { url: failing.url, retry: { maxAttempts: 1 } },
+        capacity: 20,
+        maxPendingRecordsPerShard: bound,
+        ordering: "unordered",
+        source: {
+          stream: streams.source,
+          maxRecordsPerFetch: 100,
+          idleTimeBetweenReadsMs: 200,
+          shardDiscoveryIntervalMs: 1_000,
+        },
+      },
+    );
+    const pending = () => processor.status().shards[0]?.pending ?? 0;
+    await waitFor(
+      () => Promise.resolve(pending()),
+      (held) => held >= bound,
+      {
+        timeoutMs: 20_000,
+        what: `${bound} records pending behind the stuck dead letter`,
+      },
+    );
+    const readAtBound = await metricValue(processor.metrics.registry, "aej_records_in_total");
+    let most = 0;
+    for (let sample = 0; sample < 20; sample++) {
+      most = Math.max(most, pending());
+      await sleep(50);
+    }
+    const readLater = await metricValue(processor.metrics.registry, "aej_records_in_total");
+    assert.equal(most, bound, "pending never passes the bound");
+    assert.equal(readLater, readAtBound, "reading paused");
+    assert.ok(readLater <= bound + 100, `at most the bound plus one fetch read, read ${readLater}`);
+
+    await emulator.createStream(missingDeadLetter, 1);
+    await waitForOutput(processor, total, 60_000);
+    await processor.stop();
+    await failing.close();
+    const written = [
+      ...(await readAllRecords(emulator.client, streams.sink)).map((record) => idOf(record.data)),
+      ...(await readAllRecords(emulator.client, missingDeadLetter)).map((record) => {
+        const letter = JSON.parse(Buffer.from(record.data).toString()) as { data: string };
+        return idOf(Buffer.from(letter.data, "base64"));
+      }),
+    ];
+    assert.deepEqual(
+      [...new Set(written)].sort((a, b) => a - b),
+      range(0, total),
+    );
+  });
+});
