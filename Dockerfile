@@ -17,8 +17,9 @@ COPY package.json ./
 COPY processor ./processor
 COPY operator ./operator
 COPY demo/endpoint.ts ./demo/endpoint.ts
-# The image's own non-root user (uid 1000); the Helm chart also sets runAsNonRoot.
-USER 1000:1000
+# A high non-root uid with no account and no home (as distroless's "nonroot"), so it matches no
+# user of the node; the Helm chart and the operator's pods set it and runAsNonRoot too.
+USER 65532:65532
 EXPOSE 9400
 ENTRYPOINT ["node"]
 CMD ["processor/main.ts"]

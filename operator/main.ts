@@ -83,10 +83,7 @@ await runLeaderElection(
     const controller = await startJobController({
       kubeConfig,
       namespaces: settings.WATCH_NAMESPACES,
-      settings: {
-        defaultImage: settings.PROCESSOR_IMAGE,
-        bindToPodIp: settings.BIND_PROCESSORS_TO_POD_IP,
-      },
+      settings: { defaultImage: settings.PROCESSOR_IMAGE },
       logger,
       onWrite: (kind) => {
         writes.labels(kind).inc();

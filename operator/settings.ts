@@ -30,11 +30,6 @@ const settingsSchema = z.strictObject({
     .default("default")
     .describe("Where the leader election Lease lives."),
   LEADER_ELECTION_ID: z.string().min(1).default("async-enrichment-operator"),
-  BIND_PROCESSORS_TO_POD_IP: z
-    .enum(["true", "false"])
-    .default("false")
-    .transform((value) => value === "true")
-    .describe("Only for clusters whose pods share a network namespace (the test kubelet)."),
 });
 
 export type OperatorSettings = z.output<typeof settingsSchema>;

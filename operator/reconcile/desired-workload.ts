@@ -11,24 +11,18 @@ import { headerVariable, metricsPort } from "./processor-config.ts";
 export interface WorkloadSettings {
   /** Processor image when the job names none: the operator's own. */
   defaultImage: string;
-  /**
-   * Bind the processor's HTTP server to the pod IP instead of 0.0.0.0. Only for clusters whose
-   * pods share a network namespace (the project's test kubelet); it breaks kubectl port-forward.
-   */
-  bindToPodIp: boolean;
 }
 
 const configDirectory = "/etc/async-enrichment";
 /** The processor drains within shutdownGraceMs (25 s by default); the kubelet waits a bit longer. */
 const terminationGracePeriodSeconds = 30;
 
-function environment(job: Job, settings: WorkloadSettings): V1EnvVar[] {
+function environment(job: Job): V1EnvVar[] {
   const fromField = (name: string, fieldPath: string): V1EnvVar => ({
     name,
     valueFrom: { fieldRef: { fieldPath } },
   });
   const variables: V1EnvVar[] = [fromField("PROCESSOR_WORKER_ID", "metadata.name")];
-  if (settings.bindToPodIp) variables.push(fromField("PROCESSOR_METRICS_HOST", "status.podIP"));
   job.spec.endpoint.headers.forEach((header, index) => {
     if (header.valueFrom !== undefined) {
       variables.push({
@@ -75,7 +69,13 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
         spec: {
           serviceAccountName: serviceAccountName(job),
           terminationGracePeriodSeconds,
-          securityContext: { runAsNonRoot: true, seccompProfile: { type: "RuntimeDefault" } },
+          securityContext: {
+            runAsNonRoot: true,
+            // The image's uid: high, so it matches no user of the node.
+            runAsUser: 65532,
+            runAsGroup: 65532,
+            seccompProfile: { type: "RuntimeDefault" },
+          },
           ...(pod.nodeSelector === undefined ? {} : { nodeSelector: pod.nodeSelector }),
           ...(pod.tolerations === undefined ? {} : { tolerations: pod.tolerations }),
           containers: [
@@ -86,7 +86,7 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
                 ? {}
                 : { imagePullPolicy: pod.imagePullPolicy }),
               args: ["processor/main.ts", "--config", `${configDirectory}/${configFileName}`],
-              env: environment(job, settings),
+              env: environment(job),
               ports: [{ name: "metrics", containerPort: metricsPort, protocol: "TCP" }],
               readinessProbe: {
                 httpGet: { path: "/readyz", port: "metrics" },

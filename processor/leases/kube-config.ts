@@ -1,13 +1,12 @@
 // How a pod reaches the API server. In a pod, the service account token and CA sit under
-// /var/run/secrets/kubernetes.io/serviceaccount; AEJ_CONTAINER_ROOT prefixes that path where a
-// container's files live elsewhere (the project's test kubelet), and is unset in a real pod.
-// Outside a cluster, KUBECONFIG or ~/.kube/config as kubectl reads them.
+// /var/run/secrets/kubernetes.io/serviceaccount. Outside a cluster, KUBECONFIG or ~/.kube/config
+// as kubectl reads them.
 import { KubeConfig } from "@kubernetes/client-node";
 
 export function loadKubeConfig(env: NodeJS.ProcessEnv = process.env): KubeConfig {
   const kubeConfig = new KubeConfig();
   if (env.KUBECONFIG === undefined && env.KUBERNETES_SERVICE_HOST !== undefined) {
-    kubeConfig.loadFromCluster(env.AEJ_CONTAINER_ROOT);
+    kubeConfig.loadFromCluster();
   } else {
     kubeConfig.loadFromDefault();
   }

@@ -1,5 +1,5 @@
 // What `npm run cluster:up` leaves for `cluster:down` and for people: the serving process, every
-// component's pid, the API server's address and where the kubeconfig and pod folders are.
+// component's pid, the API server's address and where the kubeconfig and the node's state are.
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { clusterStateRoot } from "./paths.ts";
@@ -10,7 +10,7 @@ export const upKubeconfig = join(clusterStateRoot, "kubeconfig");
 export const serveLog = join(clusterStateRoot, "serve.log");
 
 export interface ClusterState {
-  /** The process that holds the control plane and the kubelet (serve.ts). */
+  /** The process that holds the control plane and the node (serve.ts). */
   pid: number;
   /** Each component's pid; they die with `pid` (parent-death signal) but are listed for down. */
   pids: Record<string, number>;
@@ -18,8 +18,11 @@ export interface ClusterState {
   port: number;
   kubeconfig: string;
   directory: string;
-  podsDir: string;
+  /** The node's daemons' state, configs and logs (containerd, kubelet, kube-proxy, coredns). */
+  nodeDirectory: string;
   nodeName: string;
+  /** The project's image as pods name it (imported into the node's containerd). */
+  image: string;
 }
 
 export function readState(): ClusterState | undefined {

@@ -1,9 +1,10 @@
-// A real Kubernetes control plane on loopback, as controller-runtime's envtest runs one: etcd,
+// A real Kubernetes control plane, as controller-runtime's envtest runs one: etcd,
 // kube-apiserver (RBAC and Node authorization, NodeRestriction, service-account token signing), the
 // controller manager (garbage collection, Deployments, ReplicaSets, StatefulSets, service accounts,
 // node lifecycle) and the scheduler. Binaries come from build.sh (built once, cached outside the
 // clone). Start is awaited on /readyz and the default service account, never on a sleep; stop ends
-// every process, also after a failed start. Pods need a kubelet too: see kubelet/kubelet.ts.
+// every process, also after a failed start. On loopback it serves API tests; on the node's address
+// (the bridge) pods reach it too, and it issues the node's credentials: see test-cluster.ts.
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +17,7 @@ import { createKubeApi } from "./kube-api.ts";
 import { writeKubeconfig } from "./kubeconfig.ts";
 import { spawnOwned } from "./owned-process.ts";
 import { clusterStateRoot } from "./paths.ts";
+import { serviceSubnet } from "./node-network.ts";
 import { createPki } from "./pki.ts";
 import { waitUntil, type Watched } from "./wait-until.ts";
 
@@ -24,7 +26,7 @@ const execFileAsync = promisify(execFile);
 export interface ControlPlane {
   /** Admin kubeconfig (group system:masters). */
   kubeconfig: string;
-  /** https://127.0.0.1:<port> */
+  /** https://<address>:<port> */
   server: string;
   port: number;
   /** The CA that signed the API server's certificate (a pod's service-account ca.crt). */
@@ -33,11 +35,15 @@ export interface ControlPlane {
   bin: string;
   /** This run's folder: certificates, kubeconfigs, etcd data, one log per process. */
   directory: string;
+  /** The node the credentials below are for. */
+  nodeName: string;
+  /** Kubeconfigs of the node's kubelet (system:node:<nodeName>) and kube-proxy. */
+  nodeKubeconfigs: { kubelet: string; kubeProxy: string };
   /** Process ids by component, for `cluster:down` and for a look with ps. */
   pids: Record<string, number>;
   /**
    * Runs the control plane's kubectl with the admin kubeconfig; returns stdout. Synchronous: it
-   * blocks the event loop, so with a kubelet in the same process use kubectlAsync.
+   * blocks the event loop, so where the test serves something itself use kubectlAsync.
    */
   kubectl(...args: string[]): string;
   kubectlAsync(...args: string[]): Promise<string>;
@@ -51,10 +57,16 @@ export interface ControlPlane {
 export interface ControlPlaneOptions {
   /** Names the run's folder under .cache/cluster/ (default run-<pid>); it is emptied first. */
   name?: string;
+  /** Where the API server listens and what it advertises (default 127.0.0.1). */
+  address?: string;
+  /** The node to issue kubelet credentials for (default "node-1"). */
+  nodeName?: string;
 }
 
 export async function startControlPlane(options: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const bin = controlPlaneBinaries();
+  const address = options.address ?? "127.0.0.1";
+  const nodeName = options.nodeName ?? "node-1";
   const directory = join(clusterStateRoot, options.name ?? `run-${process.pid}`);
   rmSync(directory, { recursive: true, force: true });
   mkdirSync(directory, { recursive: true });
@@ -67,18 +79,27 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await freePort(),
     await freePort(),
   ];
-  const server = `https://127.0.0.1:${port}`;
-  const pki = createPki(directory);
+  const server = `https://${address}:${port}`;
+  const pki = createPki(directory, address);
   const ca = readFileSync(pki.caCert, "utf8");
   const token = (): string => randomBytes(24).toString("hex");
-  const tokens = { admin: token(), manager: token(), scheduler: token() };
-  // A static token file keeps the three identities simple; kubelets impersonate their node.
+  const tokens = {
+    admin: token(),
+    manager: token(),
+    scheduler: token(),
+    kubelet: token(),
+    kubeProxy: token(),
+  };
+  // A static token file keeps the identities simple: the node's kubelet is in system:nodes (the
+  // Node authorizer and NodeRestriction apply), kube-proxy is bound by the default RBAC roles.
   writeFileSync(
     file("tokens.csv"),
     [
       `${tokens.admin},admin,admin,system:masters`,
       `${tokens.manager},system:kube-controller-manager,kube-controller-manager`,
       `${tokens.scheduler},system:kube-scheduler,kube-scheduler`,
+      `${tokens.kubelet},system:node:${nodeName},kubelet-${nodeName},system:nodes`,
+      `${tokens.kubeProxy},system:kube-proxy,kube-proxy`,
     ].join("\n"),
     { mode: 0o600 },
   );
@@ -93,6 +114,20 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     server,
     ca,
     token: tokens.scheduler,
+  });
+  const nodeKubeconfigs = {
+    kubelet: file("kubelet.kubeconfig"),
+    kubeProxy: file("kube-proxy.kubeconfig"),
+  };
+  writeKubeconfig(nodeKubeconfigs.kubelet, `system:node:${nodeName}`, {
+    server,
+    ca,
+    token: tokens.kubelet,
+  });
+  writeKubeconfig(nodeKubeconfigs.kubeProxy, "system:kube-proxy", {
+    server,
+    ca,
+    token: tokens.kubeProxy,
   });
 
   const watched: Watched[] = [];
@@ -127,8 +162,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     ]);
     run("kube-apiserver", [
       `--etcd-servers=http://127.0.0.1:${etcdPort}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
+      `--bind-address=${address}`,
+      `--advertise-address=${address}`,
       `--secure-port=${port}`,
       `--tls-cert-file=${pki.servingCert}`,
       `--tls-private-key-file=${pki.servingKey}`,
@@ -139,12 +174,12 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
       `--service-account-key-file=${pki.serviceAccountPublicKey}`,
       `--service-account-signing-key-file=${pki.serviceAccountKey}`,
-      "--service-cluster-ip-range=10.96.0.0/16",
+      `--service-cluster-ip-range=${serviceSubnet}`,
       "--allow-privileged=true",
       // Test nodes' host names do not resolve; `kubectl logs` reaches kubelets by address.
       "--kubelet-preferred-address-types=InternalIP",
-      // No kubelet proxies Services here; the `kubernetes` Service's endpoints would be a lie.
-      "--endpoint-reconciler-type=none",
+      // The `kubernetes` Service's endpoint is this address; a loopback one reaches no pod.
+      ...(address.startsWith("127.") ? ["--endpoint-reconciler-type=none"] : []),
     ]);
     await waitUntil(
       "the API server's /readyz",
@@ -241,6 +276,8 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     kubeconfig,
     server,
     port,
+    nodeName,
+    nodeKubeconfigs,
     caFile: pki.caCert,
     bin,
     directory,

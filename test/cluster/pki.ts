@@ -1,10 +1,11 @@
 // The cluster's certificates, made with openssl: a CA, the API server's serving certificate (for
-// 127.0.0.1 and the in-cluster names) and the service-account signing key. Clients verify the API
+// its address, 127.0.0.1 and the in-cluster names) and the service-account signing key. Clients verify the API
 // server against the CA, as pods do with their service account's ca.crt.
 import { execFileSync } from "node:child_process";
 import { generateKeyPairSync } from "node:crypto";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { kubernetesServiceIp } from "./node-network.ts";
 
 export interface Pki {
   caCert: string;
@@ -15,10 +16,7 @@ export interface Pki {
   serviceAccountPublicKey: string;
 }
 
-// The ClusterIP the `kubernetes` Service would have in --service-cluster-ip-range.
-const kubernetesServiceIp = "10.96.0.1";
-
-export function createPki(directory: string): Pki {
+export function createPki(directory: string, address: string): Pki {
   const file = (name: string): string => join(directory, name);
   const pki: Pki = {
     caCert: file("ca.crt"),
@@ -43,6 +41,7 @@ export function createPki(directory: string): Pki {
   );
   const names = [
     "IP:127.0.0.1",
+    ...(address === "127.0.0.1" ? [] : [`IP:${address}`]),
     `IP:${kubernetesServiceIp}`,
     "DNS:localhost",
     "DNS:kubernetes",

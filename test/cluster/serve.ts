@@ -1,18 +1,11 @@
-// Holds the cluster of `npm run cluster:up` (control plane and a kubelet) until SIGTERM; up.ts
-// starts it in the background. Its children get a parent-death signal, so they end with it.
+// Holds the cluster of `npm run cluster:up` (control plane and node) until SIGTERM; up.ts starts
+// it in the background. Its children get a parent-death signal, so they end with it; what they
+// leave on the machine (mounts, bridge, iptables chains) the cluster's stop removes.
 import { copyFileSync } from "node:fs";
 import { clearState, upKubeconfig, writeState } from "./cluster-state.ts";
-import { startControlPlane } from "./control-plane.ts";
-import { startKubelet } from "./kubelet/kubelet.ts";
+import { startCluster } from "./test-cluster.ts";
 
-const nodeName = "dev-node";
-const cluster = await startControlPlane({ name: "dev" });
-const kubelet = await startKubelet({ kubeconfig: cluster.kubeconfig, nodeName }).catch(
-  async (error: unknown) => {
-    await cluster.stop();
-    throw error;
-  },
-);
+const cluster = await startCluster({ name: "dev" });
 copyFileSync(cluster.kubeconfig, upKubeconfig);
 writeState({
   pid: process.pid,
@@ -21,18 +14,16 @@ writeState({
   port: cluster.port,
   kubeconfig: upKubeconfig,
   directory: cluster.directory,
-  podsDir: kubelet.podsDir,
-  nodeName,
+  nodeDirectory: cluster.node.directory,
+  nodeName: cluster.nodeName,
+  image: cluster.image,
 });
 
 const stop = (): void => {
-  void kubelet
-    .stop()
-    .then(() => cluster.stop())
-    .finally(() => {
-      clearState();
-      process.exit(0);
-    });
+  void cluster.stop().finally(() => {
+    clearState();
+    process.exit(0);
+  });
 };
 process.once("SIGTERM", stop);
 process.once("SIGINT", stop);

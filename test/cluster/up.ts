@@ -1,19 +1,26 @@
-// `npm run cluster:up`: a control plane and a test kubelet in the background, for work by hand.
-// Prints the kubeconfig's path; `npm run cluster:down` stops everything. A first run builds the
-// binaries (minutes); later starts take seconds.
+// `npm run cluster:up`: a control plane and a real node in the background, for work by hand (as
+// root: the node runs containerd, a kubelet and iptables). Prints the kubeconfig's path; `npm run
+// cluster:down` stops everything. A first run builds the binaries and the image (minutes); later
+// starts take seconds.
 import { spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { clearState, isAlive, readState, serveLog, type ClusterState } from "./cluster-state.ts";
+import { nodeUnsupported } from "./node-support.ts";
 import { clusterStateRoot } from "./paths.ts";
 
 function report(state: ClusterState, prefix: string): void {
   process.stdout.write(
-    `${prefix} at ${state.server} (node ${state.nodeName}, pod logs in ${state.podsDir})\n` +
+    `${prefix} at ${state.server} (node ${state.nodeName}, image ${state.image}, node logs in ${state.nodeDirectory})\n` +
       `export KUBECONFIG=${state.kubeconfig}\n`,
   );
 }
 
+const unsupported = nodeUnsupported();
+if (unsupported !== undefined) {
+  process.stderr.write(`${unsupported}\n`);
+  process.exit(1);
+}
 const existing = readState();
 if (existing !== undefined && isAlive(existing.pid)) {
   report(existing, "the cluster is already up");

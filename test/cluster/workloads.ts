@@ -1,8 +1,8 @@
 // Workloads of the project's image for the cluster tests, as plain manifests: the demo endpoint
-// (HOST from the pod IP, a readiness probe on /healthz) and one-off node scripts.
-import { projectImage } from "./kubelet/image.ts";
+// (on every address of its pod, a readiness probe on /healthz) and one-off node scripts.
+import { projectImageName } from "./test-cluster.ts";
 
-export const image = `${projectImage.repository}:dev`;
+export const image = projectImageName;
 
 function endpointContainer(): object {
   return {
@@ -10,7 +10,8 @@ function endpointContainer(): object {
     image,
     args: ["demo/endpoint.ts"],
     env: [
-      { name: "HOST", valueFrom: { fieldRef: { fieldPath: "status.podIP" } } },
+      // Every address: port-forward arrives on the pod's loopback.
+      { name: "HOST", value: "0.0.0.0" },
       { name: "PORT", value: "8080" },
     ],
     ports: [{ name: "http", containerPort: 8080 }],

@@ -1,4 +1,4 @@
-// The Helm chart against the real control plane and the test kubelet: lint, what it renders for
+// The Helm chart against the real control plane and a real node: lint, what it renders for
 // the main value combinations (RBAC exactly the operator's permissions), values refused by its
 // schema, then install, a job from examples/ moving records, RBAC checked with `kubectl auth
 // can-i`, an upgrade rolling the operator, and an uninstall that leaves the CRD and the jobs.
@@ -12,9 +12,9 @@ import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-e
 import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import { jobNamespaceRules, leaderElectionRules } from "../../operator/permissions.ts";
-import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
-import { startKubelet, type Kubelet } from "../cluster/kubelet/kubelet.ts";
+import { nodeUnsupported } from "../cluster/node-support.ts";
 import { repositoryRoot } from "../cluster/paths.ts";
+import { startCluster, type TestCluster } from "../cluster/test-cluster.ts";
 import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
 import { waitFor } from "../support/wait-for.ts";
 
@@ -56,11 +56,12 @@ const normalized = (rules: V1PolicyRule[] | undefined) =>
     )
     .sort();
 
-describe("the Helm chart", () => {
-  let cluster: ControlPlane;
-  let kubelet: Kubelet;
+describe("the Helm chart", { skip: nodeUnsupported() }, () => {
+  let cluster: TestCluster;
   let emulator: KinesisEmulator;
   let endpoint: Awaited<ReturnType<typeof startScriptedEndpoint>>;
+  /** The emulator and the endpoint as pods reach them (relays on the node's address). */
+  let podUrls: { emulator: string; endpoint: string };
   const kubectl = (...args: string[]): Promise<string> => cluster.kubectlAsync(...args);
   const render = async (...values: string[]): Promise<Manifest[]> =>
     parseAllDocuments(await cluster.helm("template", "aej", chart, "-n", "operators", ...values))
@@ -73,20 +74,17 @@ describe("the Helm chart", () => {
     ).trim() === "yes";
 
   before(async () => {
-    cluster = await startControlPlane({ name: "chart" });
-    kubelet = await startKubelet({
-      kubeconfig: cluster.kubeconfig,
-      nodeName: "chart-node",
-      podsDir: join(cluster.directory, "pods"),
-      backoffBaseMs: 500,
-    });
+    cluster = await startCluster({ name: "chart" });
     emulator = await startKinesisEmulator();
     endpoint = await startScriptedEndpoint((request) => ({
       body: JSON.stringify({ ...(JSON.parse(request.body) as object), enriched: true }),
     }));
+    podUrls = {
+      emulator: (await cluster.relay(emulator.endpoint)).url,
+      endpoint: (await cluster.relay(endpoint.url)).url,
+    };
   });
   after(async () => {
-    await kubelet.stop();
     await cluster.stop();
     await endpoint.close();
     await emulator.stop();
@@ -210,8 +208,6 @@ describe("the Helm chart", () => {
       "image.tag=test",
       "--set",
       "replicaCount=1",
-      "--set",
-      "podNetwork.bindToPodIp=true",
       "--wait",
       "--timeout",
       "120s",
@@ -221,8 +217,8 @@ describe("the Helm chart", () => {
     }
     // The emulator variant, pointed at this test's emulator and endpoint.
     const manifest = readFileSync(join(repositoryRoot, "examples/emulator-job.yaml"), "utf8")
-      .replace("http://localstack.localstack.svc:4566", emulator.endpoint)
-      .replace("http://enrich-demo.default.svc:8080/enrich", `${endpoint.url}/enrich`);
+      .replace("http://localstack.localstack.svc:4566", podUrls.emulator)
+      .replace("http://enrich-demo.default.svc:8080/enrich", `${podUrls.endpoint}/enrich`);
     const file = join(cluster.directory, "emulator-job.yaml");
     writeFileSync(file, manifest);
     await kubectl("apply", "-f", file);

@@ -1,7 +1,8 @@
-// Many processors, one job, on the real control plane with the test kubelet: the operator runs the
-// processor pods, which share a 6-shard stream of the Kinesis emulator through shard Leases while
-// a producer keeps writing. Failover after kill -9, rebalancing on scale, fencing of a paused
-// processor and resharding, each checked for lost records, with the duplicates held to a bound.
+// Many processors, one job, on the real control plane and a real node: the operator runs the
+// processor pods (containers of the project's image), which share a 6-shard stream of the Kinesis
+// emulator through shard Leases while a producer keeps writing. Failover after kill -9 of a
+// container's process, rebalancing on scale, fencing of a paused (SIGSTOP) processor and
+// resharding, each checked for lost records, with the duplicates held to a bound.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -21,10 +22,9 @@ import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import { SHARD_END } from "../../processor/checkpoint/store.ts";
 import { annotations, type ShardProgress } from "../../processor/leases/shard-lease.ts";
-import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
-import { startKubelet, type Kubelet } from "../cluster/kubelet/kubelet.ts";
-import { readPodLog } from "../cluster/kubelet/pod-files.ts";
-import type { Pod } from "../cluster/kubelet/types.ts";
+import type { V1Pod } from "@kubernetes/client-node";
+import { nodeUnsupported } from "../cluster/node-support.ts";
+import { startCluster, type TestCluster } from "../cluster/test-cluster.ts";
 import { countLeaseUpdates } from "../support/lease-updates.ts";
 import { startOperator, type Operator } from "../support/operator-process.ts";
 import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
@@ -56,13 +56,13 @@ interface LeaseObject {
 const decodeId = (data: Uint8Array): number =>
   (JSON.parse(Buffer.from(data).toString()) as { id: number }).id;
 
-describe("shard leases: many processors share a stream", () => {
-  let cluster: ControlPlane;
-  let kubelet: Kubelet;
+describe("shard leases: many processors share a stream", { skip: nodeUnsupported() }, () => {
+  let cluster: TestCluster;
   let emulator: KinesisEmulator;
   let endpoint: Awaited<ReturnType<typeof startScriptedEndpoint>>;
   let operator: Operator;
   let streams: Streams;
+  let podUrls: { emulator: string; endpoint: string };
   let produced = 0;
   let producing: Promise<void> = Promise.resolve();
   const producer = { running: false };
@@ -102,7 +102,7 @@ describe("shard leases: many processors share a stream", () => {
     }
     return counts;
   };
-  const processorPods = async (): Promise<Pod[]> =>
+  const processorPods = async (): Promise<V1Pod[]> =>
     (
       JSON.parse(
         await kubectl(
@@ -113,13 +113,12 @@ describe("shard leases: many processors share a stream", () => {
           "-o",
           "json",
         ),
-      ) as { items: Pod[] }
+      ) as { items: V1Pod[] }
     ).items;
   const pidOf = async (podName: string): Promise<number> => {
-    const pod = (await processorPods()).find((candidate) => candidate.metadata.name === podName);
-    const id = pod?.status?.containerStatuses?.[0]?.containerID ?? "";
-    assert.match(id, /^process:\/\/\d+$/, `pid of ${podName}`);
-    return Number(id.replace("process://", ""));
+    const pod = (await processorPods()).find((candidate) => candidate.metadata?.name === podName);
+    // The container's own process, seen from this machine: signals reach it as on its node.
+    return cluster.node.containerPid(pod?.status?.containerStatuses?.[0]?.containerID ?? "");
   };
   const waitForHoldings = (
     what: string,
@@ -129,8 +128,11 @@ describe("shard leases: many processors share a stream", () => {
     waitFor(leases, (all) => done(holdings(all), all), { timeoutMs, what, intervalMs: 200 });
 
   /** A processor pod's pino log lines. */
-  const logEvents = (pod: string): { time: number; msg: string; shardId?: string }[] =>
-    readPodLog(kubelet.podsDir, "default", pod, "processor")
+  const podLog = (pod: string): Promise<string> => kubectl("logs", pod, "-c", "processor");
+  const logEvents = async (
+    pod: string,
+  ): Promise<{ time: number; msg: string; shardId?: string }[]> =>
+    (await podLog(pod))
       .split("\n")
       .filter((line) => line.startsWith("{"))
       .map((line) => JSON.parse(line) as { time: string; msg: string; shardId?: string })
@@ -183,19 +185,18 @@ describe("shard leases: many processors share a stream", () => {
   };
 
   before(async () => {
-    cluster = await startControlPlane({ name: "shard-leases" });
+    cluster = await startCluster({ name: "shard-leases" });
     cluster.installCrds(crdPath);
-    kubelet = await startKubelet({
-      kubeconfig: cluster.kubeconfig,
-      nodeName: "lease-node",
-      podsDir: join(cluster.directory, "pods"),
-      backoffBaseMs: 500,
-    });
     emulator = await startKinesisEmulator();
     streams = await createStreams(emulator, 6);
     endpoint = await startScriptedEndpoint(() => ({ delayMs: 5 }));
+    // Pods reach this machine's loopback servers through relays on the node's address.
+    podUrls = {
+      emulator: (await cluster.relay(emulator.endpoint)).url,
+      endpoint: (await cluster.relay(endpoint.url)).url,
+    };
     operator = await startOperator(cluster, "operator-leases", {
-      BIND_PROCESSORS_TO_POD_IP: "true",
+      PROCESSOR_IMAGE: cluster.image,
     });
     await kubectl(
       "create",
@@ -211,7 +212,6 @@ describe("shard leases: many processors share a stream", () => {
     producer.running = false;
     await producing.catch(() => undefined);
     await operator.stop();
-    await kubelet.stop();
     await cluster.stop();
     await endpoint.close();
     await emulator.stop();
@@ -226,13 +226,13 @@ describe("shard leases: many processors share a stream", () => {
       spec: {
         aws: {
           region: "us-east-1",
-          endpoint: emulator.endpoint,
+          endpoint: podUrls.emulator,
           credentialsSecretRef: { name: "emulator-credentials" },
         },
         source: { stream: streams.source },
         sink: { stream: streams.sink },
         deadLetter: { stream: streams.deadLetter },
-        endpoint: { url: endpoint.url, timeoutMs: 2_000 },
+        endpoint: { url: podUrls.endpoint, timeoutMs: 2_000 },
         parallelism: 3,
         capacity,
         ordering: "ordered",
@@ -276,7 +276,8 @@ describe("shard leases: many processors share a stream", () => {
             const url = `http://${pod.status?.podIP ?? ""}:9400/metrics`;
             const text = await (await fetch(url)).text();
             const gauge = /^aej_shard_leases_held\{[^}]*\} (\d+)$/m.exec(text)?.[1];
-            return [pod.metadata.name, Number(gauge), held.get(pod.metadata.name) ?? 0] as const;
+            const name = pod.metadata?.name ?? "";
+            return [name, Number(gauge), held.get(name) ?? 0] as const;
           }),
         );
       },
@@ -343,15 +344,17 @@ describe("shard leases: many processors share a stream", () => {
     );
     // Others see the victim's last renewal up to one renewal late, and act at their next sync.
     const failoverBoundMs = leaseDurationSeconds * 1000 + 2 * renewIntervalMs;
-    const resumedAt = victimShards.map((shard) => {
-      const holder = takenOver.find((lease) => lease.shardId === shard.shardId)?.holder ?? "";
-      return logEvents(holder).find(
-        (event) =>
-          event.msg === "reading shard" &&
-          event.shardId === shard.shardId &&
-          event.time >= killedAtWall,
-      )?.time;
-    });
+    const resumedAt = await Promise.all(
+      victimShards.map(async (shard) => {
+        const holder = takenOver.find((lease) => lease.shardId === shard.shardId)?.holder ?? "";
+        return (await logEvents(holder)).find(
+          (event) =>
+            event.msg === "reading shard" &&
+            event.shardId === shard.shardId &&
+            event.time >= killedAtWall,
+        )?.time;
+      }),
+    );
     t.diagnostic(
       `failover: kill to new holder ${failoverMs.toFixed(0)} ms (bound ${String(failoverBoundMs)} ms), kill to reading resumed ${resumedAt.map((time) => (time === undefined ? "?" : String(time - killedAtWall))).join(", ")} ms`,
     );
@@ -448,7 +451,7 @@ describe("shard leases: many processors share a stream", () => {
       }
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
-    const log = readPodLog(kubelet.podsDir, "default", paused, "processor");
+    const log = await podLog(paused);
     const lost = log
       .split("\n")
       .filter((line) => line.includes("shard lease lost"))
@@ -530,7 +533,9 @@ describe("shard leases: many processors share a stream", () => {
     }
 
     // Parents end before children start, as their processors logged it.
-    const events = (await processorPods()).flatMap((pod) => logEvents(pod.metadata.name));
+    const events = (
+      await Promise.all((await processorPods()).map((pod) => logEvents(pod.metadata?.name ?? "")))
+    ).flat();
     const ended = (id: string) =>
       events.find(
         (event) => event.msg === "shard read to its end and checkpointed" && event.shardId === id,

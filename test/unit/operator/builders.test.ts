@@ -12,10 +12,7 @@ import {
 import { desiredDeployment } from "../../../operator/reconcile/desired-workload.ts";
 import type { Job } from "../../../operator/reconcile/job.ts";
 
-const settings = {
-  defaultImage: "ghcr.io/async-enrichment/async-enrichment:0.1.0",
-  bindToPodIp: false,
-};
+const settings = { defaultImage: "ghcr.io/async-enrichment/async-enrichment:0.1.0" };
 
 function job(spec: Partial<JobSpecInput> = {}): Job {
   return {
@@ -154,6 +151,7 @@ describe("workload", () => {
     assert.deepEqual(container.securityContext?.capabilities?.drop, ["ALL"]);
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);
     assert.equal(deployment.spec?.template.spec?.securityContext?.runAsNonRoot, true);
+    assert.equal(deployment.spec.template.spec.securityContext.runAsUser, 65532);
     assert.equal(deployment.metadata?.ownerReferences?.[0]?.uid, job().uid);
     assert.equal(deployment.spec.strategy?.rollingUpdate?.maxSurge, 0);
   });
