@@ -86,7 +86,13 @@ export function startProcessor(
       maxBatchBytes: sink.maxBatchBytes,
       lingerMs: sink.lingerMs,
       maxInFlightBatches: sink.maxInFlightBatches ?? (config.ordering === "ordered" ? 1 : 4),
-      observer: metrics.sinkObserver(role),
+      observer: {
+        ...metrics.sinkObserver(role),
+        shardMapFailed: (reason) => {
+          logger.warn({ role, reason }, "ListShards failed: aggregating per hash key meanwhile");
+        },
+      },
+      aggregation: sink.aggregation.enabled ? sink.aggregation : undefined,
     });
   const sink = sinkFor(config.sink, "sink");
   const deadLetter =

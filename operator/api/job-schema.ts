@@ -3,6 +3,7 @@
 // the processor come from the processor's own schema, so the two cannot drift apart.
 import { z } from "zod";
 import {
+  aggregationSchema,
   endpointFields,
   headerNameSchema,
   leaseTimingFields,
@@ -55,6 +56,7 @@ export const sinkStreamSchema = z
       .describe(
         'Partition key of written records: "source" (the input\'s), "random", or "field:<name>" of the output JSON.',
       ),
+    aggregation: aggregationSchema,
   })
   .describe("A Kinesis stream the job writes to.");
 

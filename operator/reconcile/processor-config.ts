@@ -28,6 +28,8 @@ export function processorConfig(job: Job): ProcessorConfigInput {
     partitionKey: partitionKey(target.partitionKey),
     maxBatchRecords: spec.batching.maxRecords,
     lingerMs: spec.batching.lingerMs,
+    // Only when on: jobs that leave it off keep their config, so an operator upgrade rolls no pods.
+    ...(target.aggregation.enabled ? { aggregation: target.aggregation } : {}),
   });
   return {
     jobName: `${namespace}/${name}`,

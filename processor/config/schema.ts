@@ -152,6 +152,40 @@ export const endpointSchema = withEndpointRules(
   }),
 ).describe("The HTTP service called once per record.");
 
+/**
+ * KPL aggregation on write, with the KPL's own names in mind (AggregationEnabled,
+ * AggregationMaxSize, AggregationMaxCount); shared with the AsyncEnrichmentJob API.
+ */
+export const aggregationSchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Pack output records into KPL aggregated records, which consumers that de-aggregate (KCL, Flink, Lambda, this processor) read as the separate records. Needs kinesis:ListShards on the stream for a real saving (records are packed per shard).",
+      ),
+    maxBytes: z
+      .number()
+      .int()
+      .min(64)
+      .max(1 * MiB)
+      .default(50 * KiB)
+      .describe(
+        "Largest aggregate, data plus partition key (the KPL's AggregationMaxSize, same default: two 25 KiB PUT payload units). A record too large to share one is sent alone.",
+      ),
+    maxRecords: z
+      .number()
+      .int()
+      .min(1)
+      .max(4_294_967_295)
+      .default(1_000)
+      .describe(
+        "Most records in one aggregate (the KPL's AggregationMaxCount). Binds only for records under about 50 bytes; bounds what one retried aggregate sends again.",
+      ),
+  })
+  .prefault({})
+  .describe("KPL aggregation of written records: off by default.");
+
 export const sinkSchema = z
   .strictObject({
     stream: streamIdSchema,
@@ -199,6 +233,13 @@ export const sinkSchema = z
       .describe(
         "PutRecords calls in flight. Default: 1 when ordering is ordered (keeps write order), 4 when unordered.",
       ),
+    aggregation: aggregationSchema,
+  })
+  .refine((sink) => !sink.aggregation.enabled || sink.aggregation.maxBytes <= sink.maxRecordBytes, {
+    message: "aggregation.maxBytes must be at most maxRecordBytes (an aggregate is one record)",
+    path: ["aggregation", "maxBytes"],
+    // Only once the fields themselves are sound: a maxBytes out of bounds is named once.
+    when: (payload) => payload.issues.length === 0,
   })
   .describe("A Kinesis stream written with PutRecords.");
 

@@ -1,20 +1,25 @@
-// The sink: buffers records into PutRecords calls (up to 500 records and the request byte limit,
+// The sink: buffers records into PutRecords calls (up to 500 entries and the request byte limit,
 // after a short linger), retries only the entries that failed, paces itself down when the stream
 // throttles (AIMD), and acknowledges each record once Kinesis has it. It never drops a record: a
-// dead stream slows the job down instead, and `add` pushes back once the buffer is full.
+// dead stream slows the job down instead, and `add` pushes back once the buffer is full. With
+// aggregation on, records are packed into KPL aggregates first (sink-packing.ts): an entry then
+// carries many records, all acknowledged when it is written and all retried when it is not.
 import { PutRecordsCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
-import { acknowledge, type Receipt } from "../checkpoint/tracker.ts";
+import { acknowledge } from "../checkpoint/tracker.ts";
 import { Fifo } from "../engine/fifo.ts";
 import { aborted, pause } from "../util/pause.ts";
 import { onThrottled, onWritten, sendTimeMs, type SendRate } from "./aimd.ts";
 import { streamParameter } from "./client.ts";
 import { isThrottling } from "./errors.ts";
+import {
+  aggregatingPacker,
+  plainPacker,
+  type EntryPacker,
+  type PutEntry,
+  type SinkEntry,
+} from "./sink-packing.ts";
 
-export interface SinkEntry {
-  readonly data: Uint8Array;
-  readonly partitionKey: string;
-  readonly receipt: Receipt;
-}
+export type { SinkEntry } from "./sink-packing.ts";
 
 export interface RecordSink {
   /** Buffers a record. Returns a promise when the buffer is full: await it before adding more. */
@@ -31,6 +36,16 @@ export interface SinkObserver {
   written(records: number, seconds: number): void;
   /** A whole call failed, or some entries of it; `entries` were not written. */
   failed(entries: number, reason: string, throttled: boolean): void;
+  /** With aggregation: ListShards of the stream failed, so records are packed per hash key. */
+  shardMapFailed?(reason: string): void;
+}
+
+export interface SinkAggregation {
+  /** Largest aggregate, data plus partition key. */
+  maxBytes: number;
+  maxRecords: number;
+  /** How often the stream's shard map is listed again (default one minute). */
+  shardMapRefreshMs?: number | undefined;
 }
 
 export interface PutBatcherOptions {
@@ -41,18 +56,43 @@ export interface PutBatcherOptions {
   lingerMs: number;
   maxInFlightBatches: number;
   observer: SinkObserver;
+  /** KPL aggregation on write; off when absent. */
+  aggregation?: SinkAggregation | undefined;
 }
 
-const entryBytes = (entry: SinkEntry): number =>
-  entry.data.length + Buffer.byteLength(entry.partitionKey);
+/** What a record weighs in the buffer's byte bound (partition keys counted in UTF-16 units). */
+const recordWeight = (record: SinkEntry): number => record.data.length + record.partitionKey.length;
+
+const requestEntry = (entry: PutEntry) => ({
+  Data: entry.data,
+  PartitionKey: entry.partitionKey,
+  ...(entry.explicitHashKey === undefined ? {} : { ExplicitHashKey: entry.explicitHashKey }),
+});
 
 export function createPutBatcher(options: PutBatcherOptions): RecordSink {
   const { client, stream, maxBatchRecords, maxBatchBytes, observer } = options;
-  const highWater = maxBatchRecords * (options.maxInFlightBatches + 1);
+  // One batch in each flight slot and one more filling, counted in entries and in record bytes.
+  const entryHighWater = maxBatchRecords * (options.maxInFlightBatches + 1);
+  const byteHighWater = maxBatchBytes * (options.maxInFlightBatches + 1);
   const aborter = new AbortController();
-  const buffer = new Fifo<SinkEntry>();
+  const packer: EntryPacker =
+    options.aggregation === undefined
+      ? plainPacker()
+      : aggregatingPacker({
+          client,
+          stream,
+          maxBytes: options.aggregation.maxBytes,
+          maxRecords: options.aggregation.maxRecords,
+          refreshIntervalMs: options.aggregation.shardMapRefreshMs,
+          signal: aborter.signal,
+          onShardMapError: (reason) => observer.shardMapFailed?.(reason),
+        });
+  const buffer = new Fifo<PutEntry>();
   let bufferedBytes = 0;
+  /** Entries buffered or in flight. */
+  let entries = 0;
   let unacknowledged = 0;
+  let unacknowledgedWeight = 0;
   let batchesInFlight = 0;
   let lingerTimer: NodeJS.Timeout | undefined;
   let lingerExpired = false;
@@ -61,16 +101,28 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
   const spaceWaiters: (() => void)[] = [];
   const idleWaiters: (() => void)[] = [];
 
-  const takeBatch = (): SinkEntry[] => {
-    const batch: SinkEntry[] = [];
+  const hasRoom = (): boolean => entries < entryHighWater && unacknowledgedWeight < byteHighWater;
+
+  const enqueue = (completed: readonly PutEntry[]): void => {
+    for (const entry of completed) {
+      buffer.push(entry);
+      bufferedBytes += entry.bytes;
+      entries++;
+    }
+  };
+
+  const takeBatch = (): PutEntry[] => {
+    const batch: PutEntry[] = [];
     let bytes = 0;
     for (let next = buffer.peek(); next !== undefined; next = buffer.peek()) {
-      const size = entryBytes(next);
-      if (batch.length === maxBatchRecords || (batch.length > 0 && bytes + size > maxBatchBytes)) {
+      if (
+        batch.length === maxBatchRecords ||
+        (batch.length > 0 && bytes + next.bytes > maxBatchBytes)
+      ) {
         break;
       }
       buffer.shift();
-      bytes += size;
+      bytes += next.bytes;
       batch.push(next);
     }
     bufferedBytes -= bytes;
@@ -79,6 +131,20 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
 
   const fullBatchBuffered = (): boolean =>
     buffer.size >= maxBatchRecords || bufferedBytes >= maxBatchBytes;
+
+  // Every record is in a sent batch within lingerMs of its add, unless all flight slots are busy:
+  // the timer runs while an aggregate is open, or while entries wait for a fuller batch.
+  const armLinger = (): void => {
+    if (lingerTimer !== undefined) return;
+    if (packer.pendingRecords > 0 || (buffer.size > 0 && !lingerExpired)) {
+      lingerTimer = setTimeout(() => {
+        lingerTimer = undefined;
+        lingerExpired = true;
+        enqueue(packer.flush());
+        dispatch();
+      }, options.lingerMs);
+    }
+  };
 
   const dispatch = (): void => {
     while (
@@ -90,23 +156,21 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
       batchesInFlight++;
       void send(batch).finally(() => {
         batchesInFlight--;
-        unacknowledged -= batch.length;
-        while (spaceWaiters.length > 0 && unacknowledged < highWater) spaceWaiters.shift()?.();
+        entries -= batch.length;
+        for (const entry of batch) {
+          unacknowledged -= entry.records.length;
+          for (const record of entry.records) unacknowledgedWeight -= recordWeight(record);
+        }
+        while (spaceWaiters.length > 0 && hasRoom()) spaceWaiters.shift()?.();
         if (buffer.size === 0) lingerExpired = false;
         dispatch();
         if (unacknowledged === 0) for (const resolve of idleWaiters.splice(0)) resolve();
       });
     }
-    if (buffer.size > 0 && lingerTimer === undefined && !lingerExpired) {
-      lingerTimer = setTimeout(() => {
-        lingerTimer = undefined;
-        lingerExpired = true;
-        dispatch();
-      }, options.lingerMs);
-    }
+    armLinger();
   };
 
-  const send = async (batch: SinkEntry[]): Promise<void> => {
+  const send = async (batch: readonly PutEntry[]): Promise<void> => {
     let remaining = batch;
     for (let attempt = 1; remaining.length > 0 && !aborter.signal.aborted; attempt++) {
       await pause(
@@ -115,38 +179,44 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
       );
       lastSendAt = performance.now();
       const started = performance.now();
-      let failed: SinkEntry[];
-      let throttled: boolean;
-      let reason: string;
+      const again: PutEntry[] = [];
+      let failed = 0;
+      let misplaced = 0;
+      let throttled = false;
+      let reason = "";
       try {
         const response = await client.send(
           new PutRecordsCommand({
             ...streamParameter(stream),
-            Records: remaining.map((entry) => ({
-              Data: entry.data,
-              PartitionKey: entry.partitionKey,
-            })),
+            Records: remaining.map(requestEntry),
           }),
           { abortSignal: aborter.signal },
         );
-        failed = [];
-        throttled = false;
-        reason = "";
         const results = response.Records ?? [];
+        let written = 0;
         remaining.forEach((entry, index) => {
           const result = results[index];
           if (result === undefined || result.ErrorCode !== undefined) {
-            failed.push(entry);
+            again.push(entry);
+            failed++;
             throttled ||= result?.ErrorCode === "ProvisionedThroughputExceededException";
             reason = `${result?.ErrorCode ?? "MissingResult"}: ${result?.ErrorMessage ?? ""}`;
-          } else {
-            acknowledge(entry.receipt);
+            return;
           }
+          const repacked = packer.misplaced(entry, result.ShardId);
+          if (repacked !== undefined) {
+            again.push(...repacked);
+            misplaced++;
+            return;
+          }
+          for (const record of entry.records) acknowledge(record.receipt);
+          written += entry.records.length;
         });
-        observer.written(remaining.length - failed.length, (performance.now() - started) / 1000);
+        observer.written(written, (performance.now() - started) / 1000);
       } catch (error) {
         if (aborted(aborter.signal)) return;
-        failed = remaining;
+        again.push(...remaining);
+        failed = remaining.length;
         throttled = isThrottling(error);
         reason = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
       }
@@ -154,9 +224,12 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
       rate = throttled
         ? onThrottled(rate, remaining.length / Math.max(seconds, 0.001))
         : onWritten(rate);
-      if (failed.length === 0) return;
-      observer.failed(failed.length, reason, throttled);
-      remaining = failed;
+      if (misplaced > 0) {
+        observer.failed(misplaced, "WrongShard: aggregate written to another shard", false);
+      }
+      remaining = again;
+      if (failed === 0) continue; // nothing failed, or only misplaced aggregates: resend now
+      observer.failed(failed, reason, throttled);
       const ceiling = Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 10));
       await pause(ceiling / 2 + (Math.random() * ceiling) / 2, aborter.signal);
     }
@@ -164,17 +237,19 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
 
   return {
     add(entry) {
-      buffer.push(entry);
-      bufferedBytes += entryBytes(entry);
       unacknowledged++;
+      unacknowledgedWeight += recordWeight(entry);
+      const completed = packer.add(entry);
+      if (completed.length > 0) enqueue(completed);
       if (fullBatchBuffered() || lingerExpired || lingerTimer === undefined) dispatch();
-      if (unacknowledged < highWater) return undefined;
+      if (hasRoom()) return undefined;
       return new Promise<void>((resolve) => spaceWaiters.push(resolve));
     },
     flush() {
       clearTimeout(lingerTimer);
       lingerTimer = undefined;
       lingerExpired = true;
+      enqueue(packer.flush());
       dispatch();
       if (unacknowledged === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));

@@ -1,6 +1,6 @@
 // `npm run bench`: the performance model of docs/benchmarks.md, measured side by side in one run
 // (these machines are shared and noisy, so every figure is a ratio of two measured in the same run).
-import { mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { startKinesisEmulator } from "../../demo/kinesis-emulator.ts";
@@ -10,14 +10,36 @@ import { inMemoryPipelineRate } from "./in-memory-pipeline.ts";
 import { processorSteadyRate } from "./littles-law.ts";
 import { drainBacklog } from "./memory.ts";
 import { littlesLawSvg, markdownTable, type CurvePoint } from "./report.ts";
+import { sinkAggregationSection } from "./sink-aggregation-section.ts";
 
 const { values } = parseArgs({
   options: {
     "window-ms": { type: "string", default: "5000" },
     backlog: { type: "string", default: "200000" },
     "skip-memory": { type: "boolean", default: false },
+    only: { type: "string" },
   },
 });
+const docs = join(import.meta.dirname, "../../docs");
+
+// `--only sink-aggregation`: a few seconds; its section of docs/benchmarks.md is replaced in place.
+if (values.only !== undefined) {
+  if (values.only !== "sink-aggregation") throw new Error("--only takes: sink-aggregation");
+  const section = await sinkAggregationSection((line) => process.stderr.write(`${line}\n`));
+  const file = join(docs, "benchmarks.md");
+  const report = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
+  const heading = section.slice(0, section.indexOf("\n"));
+  const start = report.indexOf(heading);
+  const end = start < 0 ? -1 : report.indexOf("\n## ", start + heading.length);
+  const updated =
+    start < 0
+      ? `${report.trimEnd()}\n\n${section}\n`
+      : `${report.slice(0, start)}${section}\n${end < 0 ? "" : report.slice(end)}`;
+  writeFileSync(file, updated);
+  process.stdout.write(`${section}\n\nwritten to docs/benchmarks.md\n`);
+  process.exit(0);
+}
+
 const windowMs = Number(values["window-ms"]);
 const warmupMs = 1_500;
 const latencyMs = 50;
@@ -139,7 +161,10 @@ try {
       `\n\nMedian ratio ${overhead.toFixed(3)}, ${verdict(overhead, 0.8)}. The endpoint runs in a process of its own; it and the client share the machine's two cores.`,
   );
 
-  // 4. Memory while draining a backlog.
+  // 4. What aggregation on write saves in PutRecords entries and payload units.
+  addSection(await sinkAggregationSection(say));
+
+  // 5. Memory while draining a backlog.
   if (!values["skip-memory"]) {
     const backlog = Number(values.backlog);
     const memoryRows: string[][] = [];
@@ -172,7 +197,6 @@ try {
     );
   }
 
-  const docs = join(import.meta.dirname, "../../docs");
   mkdirSync(docs, { recursive: true });
   const report = `# Benchmarks\n\nWritten by \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, ${process.arch}, Node ${process.version}, 2 shared cores). Figures are ratios of quantities measured side by side in the same run.\n\n${sections.join("\n\n")}\n`;
   writeFileSync(join(docs, "benchmarks.md"), report);

@@ -57,6 +57,7 @@ describe("processor config schema", () => {
       maxBatchBytes: 10 * 1024 * 1024,
       maxRecordBytes: 1024 * 1024,
       lingerMs: 50,
+      aggregation: { enabled: false, maxBytes: 51_200, maxRecords: 1_000 },
     });
     assert.deepEqual(config.endpoint, {
       url: "http://scoring:8080/score",
