@@ -1,7 +1,16 @@
 // Every shard of a stream, following ListShards pages.
 import { ListShardsCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { streamParameter } from "./client.ts";
+import { parseHashKeyRange } from "./kpl/hash-key.ts";
 import type { ShardInfo } from "./shard-lineage.ts";
+
+const hashKeyRangeOf = (range: { StartingHashKey?: string; EndingHashKey?: string } | undefined) =>
+  range?.StartingHashKey === undefined || range.EndingHashKey === undefined
+    ? undefined
+    : parseHashKeyRange({
+        StartingHashKey: range.StartingHashKey,
+        EndingHashKey: range.EndingHashKey,
+      });
 
 export async function listShards(
   client: KinesisClient,
@@ -23,6 +32,7 @@ export async function listShards(
         shardId: shard.ShardId,
         parentShardId: shard.ParentShardId,
         adjacentParentShardId: shard.AdjacentParentShardId,
+        hashKeyRange: hashKeyRangeOf(shard.HashKeyRange),
       });
     }
     nextToken = page.NextToken;

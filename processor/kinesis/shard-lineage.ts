@@ -2,11 +2,14 @@
 // parents' partition keys, so a child waits until its parents are read to the end and
 // checkpointed (SHARD_END), as the KCL does. A parent no longer listed has expired: its records
 // are gone, so it blocks nothing.
+import type { HashKeyRange } from "./kpl/hash-key.ts";
 
 export interface ShardInfo {
   shardId: string;
   parentShardId?: string | undefined;
   adjacentParentShardId?: string | undefined;
+  /** The shard's hash keys, when the listing gave them. */
+  hashKeyRange?: HashKeyRange | undefined;
 }
 
 export function readableShards(

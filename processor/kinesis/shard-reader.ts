@@ -1,5 +1,6 @@
-// Reads one shard with GetRecords and submits each record to the engine in order, awaiting a free
-// slot when the engine is full (backpressure), within the per-shard limit of 5 calls a second.
+// Reads one shard with GetRecords and submits each user record (KPL aggregates de-aggregated) to
+// the engine in order, awaiting a free slot when the engine is full (backpressure), within the
+// per-shard limit of 5 calls a second.
 // Reading also pauses while the shard has `maxPendingRecords` records not yet acknowledged, so a
 // record stuck ahead of the checkpoint bounds memory and the replay after a crash.
 import {
@@ -13,11 +14,20 @@ import type { Receipt, ShardTracker } from "../checkpoint/tracker.ts";
 import { aborted, pause } from "../util/pause.ts";
 import { streamParameter } from "./client.ts";
 import { isExpiredIterator, isThrottling } from "./errors.ts";
+import {
+  parseCheckpoint,
+  resumePosition,
+  type ExtendedSequenceNumber,
+} from "./kpl/extended-sequence-number.ts";
+import type { HashKeyRange } from "./kpl/hash-key.ts";
 import type { FixedStartPosition } from "./start-position.ts";
+import { userRecordsOf, type ExtractStats } from "./user-records.ts";
 
 export interface SourceRecord {
   readonly shardId: string;
   readonly sequenceNumber: string;
+  /** The user record's index in its KPL aggregate; undefined for a plain record. */
+  readonly subSequenceNumber?: number | undefined;
   readonly partitionKey: string;
   readonly data: Uint8Array;
   readonly arrivedAt: Date | undefined;
@@ -25,7 +35,10 @@ export interface SourceRecord {
 }
 
 export interface ShardReaderObserver {
+  /** `records` counts user records (an aggregate counts its user records). */
   fetched(shardId: string, records: number, millisBehindLatest: number | undefined): void;
+  /** KPL aggregates read, those passed on whole, and user records skipped as misplaced. */
+  deaggregated(shardId: string, stats: ExtractStats): void;
   failed(shardId: string, error: unknown, attempt: number): void;
 }
 
@@ -33,8 +46,10 @@ export interface ShardReaderOptions {
   client: KinesisClient;
   stream: string;
   tracker: ShardTracker;
-  /** The checkpoint to resume after, if the shard has one. */
+  /** The checkpoint to resume after, if the shard has one (plain, or inside an aggregate). */
   startAfter: string | undefined;
+  /** The shard's hash key range: aggregates a stale producer put outside it are skipped. */
+  hashKeyRange: HashKeyRange | undefined;
   /** Where to start without a checkpoint (LATEST already fixed to a moment). */
   startPosition: FixedStartPosition;
   maxRecordsPerFetch: number;
@@ -57,14 +72,12 @@ type IteratorPosition = {
   Timestamp?: Date;
 };
 
-/** Right after the last record read, or at the fixed start when none was read yet. */
+/** Right after the last record read (at it, inside an aggregate), or at the fixed start. */
 export function iteratorPosition(
-  lastRead: string | undefined,
+  lastRead: ExtendedSequenceNumber | undefined,
   start: FixedStartPosition,
 ): IteratorPosition {
-  if (lastRead !== undefined) {
-    return { ShardIteratorType: "AFTER_SEQUENCE_NUMBER", StartingSequenceNumber: lastRead };
-  }
+  if (lastRead !== undefined) return resumePosition(lastRead);
   return start.type === "AT_TIMESTAMP"
     ? { ShardIteratorType: "AT_TIMESTAMP", Timestamp: new Date(start.timestamp) }
     : { ShardIteratorType: start.type };
@@ -74,7 +87,15 @@ export function iteratorPosition(
 export async function readShard(options: ShardReaderOptions): Promise<"ended" | "stopped"> {
   const { client, stream, tracker, signal, observer } = options;
   const shardId = tracker.shardId;
-  let lastRead = options.startAfter;
+  // A checkpoint that is no position at all is passed on as it is: Kinesis refuses it, and the
+  // error shows on the shard's status instead of the shard silently starting over.
+  let lastRead: ExtendedSequenceNumber | undefined =
+    options.startAfter === undefined
+      ? undefined
+      : (parseCheckpoint(options.startAfter) ?? {
+          sequenceNumber: options.startAfter,
+          subSequenceNumber: undefined,
+        });
   let failures = 0;
 
   const openIterator = async (): Promise<string | undefined> => {
@@ -93,24 +114,28 @@ export async function readShard(options: ShardReaderOptions): Promise<"ended" | 
     await pause(ceiling / 2 + (Math.random() * ceiling) / 2, signal);
   };
 
-  /** Hands the records to the engine in order; false if the reader was stopped meanwhile. */
-  const submitAll = async (response: GetRecordsCommandOutput): Promise<boolean> => {
-    for (const record of response.Records ?? []) {
-      const full = tracker.whenPendingBelow(options.maxPendingRecords, signal);
-      if (full !== undefined) await full;
-      if (aborted(signal)) return false;
-      const sequenceNumber = record.SequenceNumber ?? "";
-      const waiting = options.submit({
-        shardId,
-        sequenceNumber,
-        partitionKey: record.PartitionKey ?? "",
-        data: record.Data ?? new Uint8Array(),
-        arrivedAt: record.ApproximateArrivalTimestamp,
-        receipt: tracker.track(sequenceNumber),
-      });
-      if (waiting !== undefined) await waiting;
-      lastRead = sequenceNumber;
-      if (aborted(signal)) return false;
+  /** Hands the user records to the engine in order; false if the reader was stopped meanwhile. */
+  const submitAll = async (
+    batches: ReturnType<typeof userRecordsOf>["batches"],
+  ): Promise<boolean> => {
+    for (const batch of batches) {
+      for (const user of batch.records) {
+        const full = tracker.whenPendingBelow(options.maxPendingRecords, signal);
+        if (full !== undefined) await full;
+        if (aborted(signal)) return false;
+        const waiting = options.submit({
+          shardId,
+          sequenceNumber: user.sequenceNumber,
+          subSequenceNumber: user.subSequenceNumber,
+          partitionKey: user.partitionKey,
+          data: user.data,
+          arrivedAt: user.arrivedAt,
+          receipt: tracker.track(user.checkpoint),
+        });
+        if (waiting !== undefined) await waiting;
+        if (aborted(signal)) return false;
+      }
+      lastRead = batch.position;
     }
     return true;
   };
@@ -141,8 +166,12 @@ export async function readShard(options: ShardReaderOptions): Promise<"ended" | 
     }
     failures = 0;
     const records = response.Records ?? [];
-    observer.fetched(shardId, records.length, response.MillisBehindLatest);
-    if (!(await submitAll(response))) break;
+    const read = userRecordsOf(records, options.hashKeyRange, lastRead);
+    observer.fetched(shardId, read.userRecords, response.MillisBehindLatest);
+    if (read.stats.aggregates > 0 || read.stats.rejected.length > 0) {
+      observer.deaggregated(shardId, read.stats);
+    }
+    if (!(await submitAll(read.batches))) break;
     iterator = response.NextShardIterator;
     if (iterator === undefined) break;
     const caughtUp =

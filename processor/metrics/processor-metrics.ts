@@ -15,7 +15,23 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
 
   const recordsIn = new Counter({
     name: "aej_records_in_total",
-    help: "Records read from the source stream.",
+    help: "Records read from the source stream (each user record of a KPL aggregate counts).",
+    registers,
+  });
+  const kplAggregates = new Counter({
+    name: "aej_kpl_aggregates_total",
+    help: "KPL-aggregated Kinesis records read and split into their user records.",
+    registers,
+  });
+  const kplPassedWhole = new Counter({
+    name: "aej_kpl_invalid_aggregates_total",
+    help: "Records with the KPL magic bytes that are no sound aggregate (reason), passed on whole.",
+    labelNames: ["reason"] as const,
+    registers,
+  });
+  const kplMisplaced = new Counter({
+    name: "aej_kpl_misplaced_records_total",
+    help: "User records of aggregates outside the shard's hash key range, skipped (the producer sent them again).",
     registers,
   });
   const recordsOut = new Counter({
@@ -151,6 +167,9 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
   return {
     registry,
     recordsIn,
+    kplAggregates,
+    kplPassedWhole,
+    kplMisplaced,
     recordsOut,
     failedOutcomes,
     inFlight,

@@ -21,6 +21,10 @@ export function deadLetterRecord(
       stream: sourceStream,
       shardId: record.shardId,
       sequenceNumber: record.sequenceNumber,
+      // A user record of a KPL aggregate: its index in the Kinesis record above.
+      ...(record.subSequenceNumber === undefined
+        ? {}
+        : { subSequenceNumber: record.subSequenceNumber }),
       partitionKey: record.partitionKey,
       approximateArrivalTimestamp: record.arrivedAt?.toISOString(),
     },

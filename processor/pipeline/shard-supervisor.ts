@@ -13,6 +13,7 @@ import { listShards } from "../kinesis/list-shards.ts";
 import { readShard, type SourceRecord } from "../kinesis/shard-reader.ts";
 import type { ShardInfo } from "../kinesis/shard-lineage.ts";
 import type { FixedStartPosition } from "../kinesis/start-position.ts";
+import type { ExtractStats } from "../kinesis/user-records.ts";
 import type { ProcessorMetrics } from "../metrics/processor-metrics.ts";
 import { aborted, pause } from "../util/pause.ts";
 
@@ -77,6 +78,17 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       metrics.recordsIn.inc(records);
       if (millisBehindLatest !== undefined) {
         metrics.millisBehindLatest.labels(shardId).set(millisBehindLatest);
+      }
+    },
+    deaggregated(shardId: string, stats: ExtractStats) {
+      metrics.kplAggregates.inc(stats.aggregates);
+      metrics.kplMisplaced.inc(stats.outOfRange);
+      for (const reason of stats.rejected) {
+        metrics.kplPassedWhole.labels(reason).inc();
+        logger.warn(
+          { shardId, reason },
+          "a record with the KPL magic bytes is no sound aggregate; passed on whole",
+        );
       }
     },
     failed(shardId: string, error: unknown, attempt: number) {
@@ -169,7 +181,8 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     void handOver(shardId);
   });
 
-  const startReading = (shardId: string, startAfter: string | undefined): void => {
+  const startReading = (shard: ShardInfo, startAfter: string | undefined): void => {
+    const { shardId } = shard;
     const tracker = createShardTracker(shardId, startAfter);
     const status: ShardStatus = {
       shardId,
@@ -195,6 +208,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       stream: source.stream,
       tracker,
       startAfter,
+      hashKeyRange: shard.hashKeyRange,
       startPosition: options.startPosition,
       maxRecordsPerFetch: source.maxRecordsPerFetch,
       maxPendingRecords: options.maxPendingRecords,
@@ -231,14 +245,16 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         drop(shardId, "no longer owned");
       }
     }
-    for (const shardId of owned) {
+    for (const shard of listed) {
+      const { shardId } = shard;
       if (
+        owned.has(shardId) &&
         !readings.has(shardId) &&
         !handingOver.has(shardId) &&
         !finished.has(shardId) &&
         checkpoints.get(shardId) !== SHARD_END
       ) {
-        startReading(shardId, checkpoints.get(shardId));
+        startReading(shard, checkpoints.get(shardId));
       }
     }
     discovered = true;

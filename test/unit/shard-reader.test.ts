@@ -43,7 +43,11 @@ const record = (sequence: string) => ({
   Data: Buffer.from(sequence),
 });
 
-const observer = { fetched: () => undefined, failed: () => undefined };
+const observer = {
+  fetched: () => undefined,
+  deaggregated: () => undefined,
+  failed: () => undefined,
+};
 
 test("an expired iterator resumes right after the last record handed to the engine", async () => {
   const { client, calls } = scriptedClient([
@@ -66,6 +70,7 @@ test("an expired iterator resumes right after the last record handed to the engi
     stream: "orders",
     tracker,
     startAfter: undefined,
+    hashKeyRange: undefined,
     startPosition: { type: "TRIM_HORIZON" },
     maxRecordsPerFetch: 100,
     maxPendingRecords: 1_000,
@@ -103,6 +108,7 @@ test("a shard with a checkpoint starts after it; throttling backs off and retrie
     stream: "arn:aws:kinesis:eu-west-1:123456789012:stream/orders",
     tracker: createShardTracker("shardId-2", "10"),
     startAfter: "10",
+    hashKeyRange: undefined,
     startPosition: { type: "TRIM_HORIZON" },
     maxRecordsPerFetch: 100,
     maxPendingRecords: 1_000,
@@ -110,6 +116,7 @@ test("a shard with a checkpoint starts after it; throttling backs off and retrie
     submit: () => undefined,
     observer: {
       fetched: () => undefined,
+      deaggregated: () => undefined,
       failed: (_shard, error) => failures.push((error as Error).name),
     },
     signal: new AbortController().signal,
@@ -157,6 +164,7 @@ test("errors before the first record never move the start: other errors retry th
     stream: "orders",
     tracker: createShardTracker("shardId-4"),
     startAfter: undefined,
+    hashKeyRange: undefined,
     startPosition: { type: "AT_TIMESTAMP", timestamp: start },
     maxRecordsPerFetch: 100,
     maxPendingRecords: 1_000,
@@ -194,6 +202,7 @@ test("reading pauses while maxPendingRecords of the shard's records are unacknow
     stream: "orders",
     tracker,
     startAfter: undefined,
+    hashKeyRange: undefined,
     startPosition: { type: "TRIM_HORIZON" },
     maxRecordsPerFetch: 100,
     maxPendingRecords: 2,
@@ -234,6 +243,7 @@ test("a reader waits for the engine's slot before handing over the next record, 
     stream: "orders",
     tracker: createShardTracker("shardId-3"),
     startAfter: undefined,
+    hashKeyRange: undefined,
     startPosition: { type: "AT_TIMESTAMP", timestamp: "2026-11-01T00:00:00Z" },
     maxRecordsPerFetch: 100,
     maxPendingRecords: 1_000,
