@@ -16,6 +16,7 @@ export const jobNamespaceRules: V1PolicyRule[] = [
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
   { apiGroups: [""], resources: ["configmaps", "services", "serviceaccounts"], verbs: apply },
   { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: apply },
+  { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: apply },
   // The Secrets a job references, read by name to report a missing one; never listed or watched.
   { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
   // The processors' shard Leases: granted to them by the job's Role, and read for the status.

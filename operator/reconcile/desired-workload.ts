@@ -3,6 +3,7 @@
 // need no stable names, and a StatefulSet's one-by-one ordered rollout would only slow a roll.
 // maxSurge 0 keeps the endpoint's load within parallelism x capacity during a roll too.
 import type { V1Deployment, V1EnvVar } from "@kubernetes/client-node";
+import { defaultResources } from "./default-resources.ts";
 import { configFileName, podTemplateHash } from "./desired-config.ts";
 import { serviceAccountName } from "./desired-rbac.ts";
 import { commonLabels, objectMeta, processorName, selectorLabels, type Job } from "./job.ts";
@@ -98,7 +99,7 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
                 periodSeconds: 10,
                 failureThreshold: 3,
               },
-              ...(pod.resources === undefined ? {} : { resources: pod.resources }),
+              resources: pod.resources ?? defaultResources(job.spec),
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,

@@ -19,6 +19,7 @@ import type { ReconcileResult } from "../controller/work-queue.ts";
 import type { Applier } from "./apply.ts";
 import { setCondition } from "./conditions.ts";
 import { desiredConfigMap } from "./desired-config.ts";
+import { desiredNetworkPolicy } from "./desired-network-policy.ts";
 import { desiredRole, desiredRoleBinding, desiredServiceAccount } from "./desired-rbac.ts";
 import { desiredMetricsService } from "./desired-service.ts";
 import { desiredDeployment, type WorkloadSettings } from "./desired-workload.ts";
@@ -199,6 +200,7 @@ export async function reconcileJob(
     desiredRoleBinding(job),
     desiredConfigMap(job),
     desiredMetricsService(job),
+    desiredNetworkPolicy(job),
   ].filter((item): item is NonNullable<typeof item> => item !== undefined);
   for (const item of desired)
     await context.applier.apply(item, await readLive(context.objects, item));

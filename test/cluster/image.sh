@@ -27,12 +27,13 @@ flock 9
 if [[ ! -f "$archive" ]]; then
   started=$SECONDS
   step "building $IMAGE from the Dockerfile"
-  # A machine whose HTTPS goes through an inspecting proxy trusts its CA through
-  # NODE_EXTRA_CA_CERTS; npm ci in the build needs the same trust (mounted for RUN steps only).
+  # npm ci in the build trusts what this machine trusts (its HTTPS may go through an inspecting
+  # proxy with a CA of its own): the host's CA bundle and an npmrc naming it, for RUN steps only.
   trust=()
-  if [[ -n ${NODE_EXTRA_CA_CERTS:-} && -f $NODE_EXTRA_CA_CERTS ]]; then
+  ca_bundle=${NODE_EXTRA_CA_CERTS:-/etc/ssl/certs/ca-certificates.crt}
+  if [[ -f $ca_bundle ]]; then
     echo "cafile=/run/host-ca.crt" >"$cache_root/images/npmrc"
-    trust=(--volume "$NODE_EXTRA_CA_CERTS:/run/host-ca.crt:ro" --volume "$cache_root/images/npmrc:/usr/local/etc/npmrc:ro")
+    trust=(--volume "$ca_bundle:/run/host-ca.crt:ro" --volume "$cache_root/images/npmrc:/usr/local/etc/npmrc:ro")
   fi
   # chroot isolation: crun cannot run on this kernel's hybrid cgroups, and RUN needs no more.
   buildah_storage bud --quiet --layers --pull-never --isolation chroot "${trust[@]}" \

@@ -1,13 +1,14 @@
 // The Helm chart against the real control plane and a real node: lint, what it renders for
 // the main value combinations (RBAC exactly the operator's permissions), values refused by its
-// schema, then install, a job from examples/ moving records, RBAC checked with `kubectl auth
-// can-i`, an upgrade rolling the operator, and an uninstall that leaves the CRD and the jobs.
+// schema, then install into namespaces enforcing the restricted Pod Security Standard, a job from
+// examples/ moving records, RBAC checked with `kubectl auth can-i`, an upgrade rolling the
+// operator, and an uninstall that leaves the CRD and the jobs.
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { parseAllDocuments, parse as parseYaml } from "yaml";
-import type { V1PolicyRule } from "@kubernetes/client-node";
+import type { V1Pod, V1PolicyRule } from "@kubernetes/client-node";
 import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
@@ -196,7 +197,19 @@ describe("the Helm chart", { skip: nodeUnsupported() }, () => {
     }
   });
 
-  test("helm install: the operator runs, the example job moves records, RBAC is enough and no wider", async () => {
+  test("helm install into namespaces enforcing the restricted Pod Security Standard: the operator runs, the example job moves records, RBAC is enough and no wider", async () => {
+    // The API server refuses any pod of the chart or of the operator that breaks the standard
+    // (non-root, no privilege escalation, capabilities dropped, RuntimeDefault seccomp).
+    await kubectl("create", "namespace", "operators");
+    for (const namespace of ["operators", "default"]) {
+      await kubectl(
+        "label",
+        "namespace",
+        namespace,
+        "pod-security.kubernetes.io/enforce=restricted",
+        "pod-security.kubernetes.io/enforce-version=v1.33",
+      );
+    }
     await cluster.helm(
       "install",
       "aej",
@@ -232,6 +245,18 @@ describe("the Helm chart", { skip: nodeUnsupported() }, () => {
       (conditions) => conditions?.some((c) => c.type === "Ready" && c.status === "True") === true,
       { timeoutMs: 90_000, what: "the example job Ready", intervalMs: 1_000 },
     );
+    // Every pod runs as the image's high uid, on a read-only root file system.
+    const pods = JSON.parse(await kubectl("get", "pods", "-A", "-o", "json")) as {
+      items: V1Pod[];
+    };
+    const ours = pods.items.filter((pod) =>
+      ["operators", "default"].includes(pod.metadata?.namespace ?? ""),
+    );
+    assert.ok(ours.length >= 2, "the operator's and the processor's pods");
+    for (const pod of ours) {
+      assert.equal(pod.spec?.securityContext?.runAsUser, 65532, pod.metadata?.name);
+      assert.equal(pod.spec.containers[0]?.securityContext?.readOnlyRootFilesystem, true);
+    }
     await produceRecords(
       emulator.client,
       "orders",

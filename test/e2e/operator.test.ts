@@ -62,7 +62,14 @@ describe("the operator on a real API server", () => {
       { timeoutMs: 30_000, what: "the processor Deployment" },
     );
     assert.equal(deployment?.spec.replicas, 2);
-    for (const kind of ["serviceaccount", "role", "rolebinding", "configmap", "service"]) {
+    for (const kind of [
+      "serviceaccount",
+      "role",
+      "rolebinding",
+      "configmap",
+      "service",
+      "networkpolicy",
+    ]) {
       const name = kind === "service" ? "orders-processor-metrics" : "orders-processor";
       const object = get<Meta>(kind, name);
       assert.deepEqual(

@@ -9,6 +9,7 @@ import {
   desiredRoleBinding,
   desiredServiceAccount,
 } from "../../../operator/reconcile/desired-rbac.ts";
+import { desiredNetworkPolicy } from "../../../operator/reconcile/desired-network-policy.ts";
 import { desiredDeployment } from "../../../operator/reconcile/desired-workload.ts";
 import type { Job } from "../../../operator/reconcile/job.ts";
 
@@ -155,6 +156,16 @@ describe("workload", () => {
     assert.equal(deployment.metadata?.ownerReferences?.[0]?.uid, job().uid);
     assert.equal(deployment.spec.strategy?.rollingUpdate?.maxSurge, 0);
   });
+
+  test("pods get default requests and a memory limit, unless the job names its own", () => {
+    const defaults = desiredDeployment(job(), settings).spec?.template.spec?.containers[0];
+    assert.deepEqual(defaults?.resources?.limits, { memory: "209Mi" });
+    assert.equal(defaults.resources.requests?.cpu, "100m");
+    const own = { requests: { cpu: "2" }, limits: { memory: "1Gi" } };
+    const named = desiredDeployment(job({ pod: { resources: own } }), settings).spec?.template.spec
+      ?.containers[0];
+    assert.deepEqual(named?.resources, own);
+  });
 });
 
 describe("RBAC", () => {
@@ -171,5 +182,23 @@ describe("RBAC", () => {
     assert.equal(desiredServiceAccount(custom), undefined);
     assert.equal(desiredRoleBinding(custom).subjects?.[0]?.name, "orders-irsa");
     assert.equal(desiredRoleBinding(job()).subjects?.[0]?.name, "orders-processor");
+  });
+});
+
+describe("network policy", () => {
+  test("only the processors' metrics port accepts connections; egress stays open", () => {
+    const policy = desiredNetworkPolicy(job());
+    const pods = desiredDeployment(job(), settings).spec?.template.metadata?.labels ?? {};
+    const selected = policy.spec?.podSelector?.matchLabels ?? {};
+    assert.ok(Object.keys(selected).length > 0);
+    for (const [key, value] of Object.entries(selected)) assert.equal(pods[key], value, key);
+    assert.deepEqual(policy.spec?.policyTypes, ["Ingress"]);
+    assert.deepEqual(policy.spec.ingress, [{ ports: [{ port: "metrics", protocol: "TCP" }] }]);
+    const ports = desiredDeployment(job(), settings).spec?.template.spec?.containers[0]?.ports;
+    assert.ok(
+      ports?.some((port) => port.name === "metrics"),
+      "the container names the port",
+    );
+    assert.equal(policy.metadata?.ownerReferences?.[0]?.uid, job().uid);
   });
 });
