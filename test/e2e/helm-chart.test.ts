@@ -185,12 +185,23 @@ describe("the Helm chart", { skip: nodeUnsupported() }, () => {
     }
   });
 
+  test("image.digest pins the operator's and the processors' image", async () => {
+    const digest = `sha256:${"a".repeat(64)}`;
+    const manifests = await render("--set", `image.digest=${digest}`);
+    const container = manifests.find((manifest) => manifest.kind === "Deployment")?.spec?.template
+      ?.spec.containers[0];
+    assert.equal(container?.image, `ghcr.io/async-enrichment/async-enrichment@${digest}`);
+    const processors = container.env.find((variable) => variable.name === "PROCESSOR_IMAGE");
+    assert.equal(processors?.value, container.image);
+  });
+
   test("bad values are refused by the chart's schema, naming the field", async () => {
     const refusals: [string[], RegExp][] = [
       [["--set", "replicaCount=-1"], /\/replicaCount.*minimum/],
       [["--set", "logLevel=loud"], /\/logLevel.*must be one of/],
       [["--set", "watchNamespaces={Team_A}"], /\/watchNamespaces\/0/],
       [["--set", "metrics.prot=8080"], /additional properties 'prot' not allowed/],
+      [["--set", "image.digest=latest"], /\/image\/digest.*does not match pattern/],
     ];
     for (const [values, message] of refusals) {
       await assert.rejects(render(...values), message, values.join(" "));
