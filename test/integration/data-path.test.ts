@@ -5,7 +5,11 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
-import { DescribeStreamSummaryCommand, SplitShardCommand } from "@aws-sdk/client-kinesis";
+import {
+  DescribeStreamSummaryCommand,
+  GetRecordsCommand,
+  SplitShardCommand,
+} from "@aws-sdk/client-kinesis";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import { createMemoryCheckpointStore } from "../../processor/checkpoint/store.ts";
 import { metricValue } from "../support/metric-value.ts";
@@ -81,8 +85,52 @@ describe("data path against the Kinesis emulator", () => {
     // Written at once, before the children are listed and read.
     await produce(emulator, streams.source, jsonRecords(200, 20, 100));
     await waitForOutput(processor, 300);
+    await waitFor(
+      () => Promise.resolve(processor.status().shards.map((shard) => shard.shardId)),
+      (reading) => !reading.includes("shardId-000000000000"),
+      { timeoutMs: 10_000, what: "the finished parent gone from the processor's shards" },
+    );
+    const lag = await processor.metrics.registry.getSingleMetricAsString(
+      "aej_millis_behind_latest",
+    );
+    assert.doesNotMatch(lag, /shardId-000000000000/, "the parent's lag gauge removed");
     await processor.stop();
     assert.deepEqual(sortedIds(await readAllRecords(emulator.client, streams.sink)), range(0, 300));
+  });
+
+  test("LATEST with a read error before the first record retries the same iterator and skips nothing written meanwhile", async () => {
+    const streams = await createStreams(emulator, 1);
+    let failed = false;
+    // The real emulator, with one GetRecords failing after records arrived behind the iterator.
+    const client = new Proxy(emulator.client, {
+      get(target, property, receiver) {
+        if (property !== "send") return Reflect.get(target, property, receiver) as unknown;
+        return async (command: unknown, options?: unknown) => {
+          if (!failed && command instanceof GetRecordsCommand) {
+            failed = true;
+            await produce(emulator, streams.source, jsonRecords(50));
+            throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+          }
+          return (target.send as (command: unknown, options?: unknown) => Promise<unknown>)(
+            command,
+            options,
+          );
+        };
+      },
+    });
+    const processor = runProcessor({ ...emulator, client }, streams, {
+      endpoint: { url: endpoint.url },
+      source: {
+        stream: streams.source,
+        startPosition: { type: "LATEST" },
+        idleTimeBetweenReadsMs: 200,
+        shardDiscoveryIntervalMs: 1_000,
+      },
+    });
+    await waitForOutput(processor, 50);
+    await processor.stop();
+    assert.equal(failed, true);
+    assert.deepEqual(sortedIds(await readAllRecords(emulator.client, streams.sink)), range(0, 50));
   });
 
   test("a LATEST shard without a checkpoint, restarted, resumes from the job's start and skips nothing", async () => {

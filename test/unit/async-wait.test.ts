@@ -2,7 +2,11 @@
 // errors, sink push-back, draining and fatal emit errors.
 import assert from "node:assert/strict";
 import { afterEach, describe, test } from "node:test";
-import { createAsyncWait, type AsyncWaitOptions } from "../../processor/engine/async-wait.ts";
+import {
+  createAsyncWait,
+  OperatorStoppedError,
+  type AsyncWaitOptions,
+} from "../../processor/engine/async-wait.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 /**
@@ -381,6 +385,22 @@ describe("async wait operator", () => {
       assert.equal(fatal.length, 1);
       assert.match(String(fatal[0]), /sink exploded/);
       assert.throws(() => operator.submit("a:2"), /stopped after a fatal emit error/);
+    });
+
+    test("after a fatal emit error drained resolves though results are still held, and submit throws OperatorStoppedError", async () => {
+      const { operator, call, take } = harness({
+        emit: () => {
+          throw new Error("sink exploded");
+        },
+      });
+      take("a:1", "b:1");
+      const drained = operator.drained();
+      call("a:1").resolve("one");
+      await settle();
+      await drained;
+      assert.equal(operator.inFlight, 2, "b:1 and the failed a:1 are never emitted");
+      await operator.drained();
+      assert.throws(() => operator.submit("a:2"), OperatorStoppedError);
     });
 
     test("an emit that rejects calls onFatal", async () => {
