@@ -172,10 +172,13 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   };
 
   const writeOver = async (lease: ShardLease, change: LeaseChange): Promise<void> => {
+    // Timed from before the request: the API server applies it, and others start timing its
+    // expiry, no earlier than that.
+    const sent = now();
     const updated = await replace(lease, { ...change, progress: progress(lease.shardId) });
     if (updated.holder === me) held.set(lease.shardId, updated);
     else held.delete(lease.shardId);
-    lastWrite.set(lease.shardId, now());
+    lastWrite.set(lease.shardId, sent);
   };
 
   /** A failed write of a held Lease: a conflict or deletion means it is no longer ours. */
@@ -252,7 +255,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
 
   // Notices Leases taken from us, and adopts ours from a previous run of this same pod (or ones
   // dropped as unrenewed that nobody took meanwhile).
-  const reconcileHeld = (leases: Map<string, ShardLease>): void => {
+  const reconcileHeld = (leases: Map<string, ShardLease>, listSent: number): void => {
     for (const [shardId, mine] of held) {
       const listed = leases.get(shardId);
       if (listed === undefined) lose(shardId, "the Lease was deleted");
@@ -274,7 +277,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     for (const lease of leases.values()) {
       if (lease.holder === me && !held.has(lease.shardId) && lease.checkpoint !== SHARD_END) {
         held.set(lease.shardId, lease);
-        lastWrite.set(lease.shardId, now());
+        // Its last write happened before the list was sent, at the latest.
+        lastWrite.set(lease.shardId, listSent);
         if (requested.delete(lease.shardId)) {
           observer.event("taken");
           logger.info(
@@ -290,9 +294,10 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
 
   const acquire = async (lease: ShardLease, how: string): Promise<void> => {
     try {
+      const sent = now();
       const taken = await replace(lease, { holder: me });
       held.set(lease.shardId, taken);
-      lastWrite.set(lease.shardId, now());
+      lastWrite.set(lease.shardId, sent);
       observer.event("taken");
       logger.info(
         {
@@ -359,26 +364,33 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   };
 
   /**
-   * Drops the shards not renewed for a whole lease duration (API server unreachable, process
-   * paused): another processor may read them already. Runs before listing, which may fail too.
+   * Drops the shards whose last successful write was sent almost a lease duration ago (API server
+   * unreachable, calls hanging, process paused): another processor may take them once the
+   * duration has passed. A timer of its own runs it, since a sync can wait on API deadlines; the
+   * margin covers the timer's period and the reader's reaction.
    */
+  const leaseMs = config.leaseDurationSeconds * 1000;
+  const dropMarginMs = leaseMs / 10;
   const dropUnrenewed = (): void => {
-    for (const [shardId, mine] of held) {
-      if (now() - (lastWrite.get(shardId) ?? now()) > mine.leaseDurationSeconds * 1000) {
+    for (const shardId of held.keys()) {
+      if (now() - (lastWrite.get(shardId) ?? now()) >= leaseMs - dropMarginMs) {
         lose(shardId, "not renewed within the lease duration");
       }
     }
   };
+  const watchdog = setInterval(dropUnrenewed, leaseMs / 20);
+  watchdog.unref();
 
   return {
     syncIntervalMs: config.renewIntervalMs,
     async sync(listed) {
       dropUnrenewed();
+      const listSent = now();
       // Renewals need no list: a slow list must not let held Leases expire.
       const [leases] = await Promise.all([listLeases(), renewDue()]);
       await createMissing(listed, leases);
       observe(leases);
-      reconcileHeld(leases);
+      reconcileHeld(leases, listSent);
       for (const [shardId, lease] of held) leases.set(shardId, lease);
 
       const checkpoints = new Map(
@@ -428,6 +440,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       );
     },
     async release() {
+      clearInterval(watchdog);
       const shards = [...held.keys()];
       await Promise.all(
         shards.map((shardId) =>

@@ -105,3 +105,60 @@ test("a hand-over request not honoured within a lease duration becomes a steal",
   }
   assert.equal(coordinator.held().length, 2, "the overdue requests became steals");
 });
+
+test("a processor whose API calls hang stops reading its shard before another processor could take the Lease", async () => {
+  const { api } = memoryLeaseApi();
+  const shortLeases: LeaseCoordinationConfig = {
+    ...config,
+    leaseDurationSeconds: 2,
+    renewIntervalMs: 500,
+  };
+  let hanging = false;
+  /** When the last write that the API server applied was sent: others time expiry from it on. */
+  let lastAppliedSentAt = 0;
+  const cutOff = new Proxy(api, {
+    get(target, property, receiver) {
+      const method = Reflect.get(target, property, receiver) as (
+        request: unknown,
+      ) => Promise<unknown>;
+      return (request: unknown) => {
+        if (hanging) return new Promise(() => undefined);
+        const sentAt = performance.now();
+        return method(request).then((answer) => {
+          if (property === "replaceNamespacedLease") lastAppliedSentAt = sentAt;
+          return answer;
+        });
+      };
+    },
+  });
+  const coordinator = createLeaseCoordinator({
+    api: cutOff,
+    config: shortLeases,
+    workerId: "pod-a",
+    counters: () => undefined,
+    logger: pino({ level: "silent" }),
+  });
+  let lostAt: number | undefined;
+  coordinator.onLost(() => {
+    lostAt ??= performance.now();
+  });
+  const shards = [{ shardId: "shardId-000000000000" }];
+  await coordinator.sync(shards);
+  assert.deepEqual(coordinator.held(), ["shardId-000000000000"]);
+  // Syncing as the shard supervisor does, every renew interval, until the shard is dropped.
+  const deadline = performance.now() + 10_000;
+  for (let round = 0; lostAt === undefined && performance.now() < deadline; round++) {
+    if (round === 2) hanging = true;
+    await Promise.race([
+      coordinator.sync(shards).catch(() => undefined),
+      new Promise((resolve) => setTimeout(resolve, 500)),
+    ]);
+  }
+  await coordinator.release();
+  assert.ok(lostAt !== undefined, "the shard was dropped");
+  const takeableAt = lastAppliedSentAt + shortLeases.leaseDurationSeconds * 1000;
+  assert.ok(
+    lostAt < takeableAt,
+    `dropped ${(lostAt - takeableAt).toFixed(0)} ms after another processor could have taken it`,
+  );
+});
