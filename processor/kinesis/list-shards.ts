@@ -33,6 +33,7 @@ export async function listShards(
         parentShardId: shard.ParentShardId,
         adjacentParentShardId: shard.AdjacentParentShardId,
         hashKeyRange: hashKeyRangeOf(shard.HashKeyRange),
+        closed: shard.SequenceNumberRange?.EndingSequenceNumber !== undefined,
       });
     }
     nextToken = page.NextToken;

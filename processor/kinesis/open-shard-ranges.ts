@@ -1,9 +1,8 @@
 // The hash key ranges of a stream's open shards, which PutRecords writes to: the shard map that
 // aggregation on write packs records by.
-import { ListShardsCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
+import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import type { ShardHashKeyRange } from "./kpl/aggregator.ts";
-import { parseHashKeyRange } from "./kpl/hash-key.ts";
-import { streamParameter } from "./client.ts";
+import { listShards } from "./list-shards.ts";
 
 export async function listOpenShardRanges(
   client: KinesisClient,
@@ -11,27 +10,11 @@ export async function listOpenShardRanges(
   signal?: AbortSignal,
 ): Promise<ShardHashKeyRange[]> {
   const ranges: ShardHashKeyRange[] = [];
-  let nextToken: string | undefined;
-  do {
-    const page = await client.send(
-      new ListShardsCommand(
-        nextToken === undefined ? streamParameter(stream) : { NextToken: nextToken },
-      ),
-      { abortSignal: signal },
-    );
-    for (const shard of page.Shards ?? []) {
-      // A closed shard (one with an ending sequence number) takes no more writes.
-      if (shard.ShardId === undefined || shard.HashKeyRange === undefined) continue;
-      if (shard.SequenceNumberRange?.EndingSequenceNumber !== undefined) continue;
-      const { StartingHashKey, EndingHashKey } = shard.HashKeyRange;
-      if (StartingHashKey === undefined || EndingHashKey === undefined) continue;
-      ranges.push({
-        shardId: shard.ShardId,
-        ...parseHashKeyRange({ StartingHashKey, EndingHashKey }),
-      });
-    }
-    nextToken = page.NextToken;
-  } while (nextToken !== undefined);
+  for (const shard of await listShards(client, stream, signal)) {
+    // A closed shard takes no more writes.
+    if (shard.closed === true || shard.hashKeyRange === undefined) continue;
+    ranges.push({ shardId: shard.shardId, ...shard.hashKeyRange });
+  }
   return ranges;
 }
 

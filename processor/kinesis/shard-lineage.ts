@@ -10,6 +10,8 @@ export interface ShardInfo {
   adjacentParentShardId?: string | undefined;
   /** The shard's hash keys, when the listing gave them. */
   hashKeyRange?: HashKeyRange | undefined;
+  /** Closed by a split or a merge: it has an ending sequence number and takes no more writes. */
+  closed?: boolean;
 }
 
 export function readableShards(

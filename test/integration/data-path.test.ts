@@ -5,11 +5,7 @@
 import assert from "node:assert/strict";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, before, describe, test } from "node:test";
-import {
-  DescribeStreamSummaryCommand,
-  GetRecordsCommand,
-  SplitShardCommand,
-} from "@aws-sdk/client-kinesis";
+import { GetRecordsCommand } from "@aws-sdk/client-kinesis";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import { createMemoryCheckpointStore } from "../../processor/checkpoint/store.ts";
 import { metricValue } from "../support/metric-value.ts";
@@ -19,6 +15,7 @@ import {
   jsonRecords,
   produce,
   runProcessor,
+  splitShard,
   startKinesisEmulator,
   waitForOutput,
   type KinesisEmulator,
@@ -65,23 +62,7 @@ describe("data path against the Kinesis emulator", () => {
     );
     await produce(emulator, streams.source, jsonRecords(100));
     await waitForOutput(processor, 100);
-    await emulator.client.send(
-      new SplitShardCommand({
-        StreamName: streams.source,
-        ShardToSplit: "shardId-000000000000",
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    );
-    await waitFor(
-      async () =>
-        (
-          await emulator.client.send(
-            new DescribeStreamSummaryCommand({ StreamName: streams.source }),
-          )
-        ).StreamDescriptionSummary?.StreamStatus,
-      (status) => status === "ACTIVE",
-      { timeoutMs: 10_000, what: "split finished" },
-    );
+    await splitShard(emulator, streams.source);
     // Written at once, before the children are listed and read.
     await produce(emulator, streams.source, jsonRecords(200, 20, 100));
     await waitForOutput(processor, 300);

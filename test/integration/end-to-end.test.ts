@@ -1,7 +1,6 @@
 // The processor against the real Kinesis emulator and a real HTTP endpoint, when nothing fails.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import { DescribeStreamSummaryCommand, SplitShardCommand } from "@aws-sdk/client-kinesis";
 import { startDemoEndpoint, type DemoEndpoint } from "../../demo/endpoint.ts";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import { createMemoryCheckpointStore, SHARD_END } from "../../processor/checkpoint/store.ts";
@@ -11,6 +10,7 @@ import {
   jsonRecords,
   produce,
   runProcessor,
+  splitShard,
   startKinesisEmulator,
   waitForOutput,
   type KinesisEmulator,
@@ -138,25 +138,7 @@ describe("end to end against the Kinesis emulator", () => {
       { checkpointStore: store },
     );
     await waitForOutput(processor, 300);
-    await emulator.client.send(
-      new SplitShardCommand({
-        StreamName: streams.source,
-        ShardToSplit: "shardId-000000000000",
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    );
-    await waitFor(
-      async () =>
-        (
-          await emulator.client.send(
-            new DescribeStreamSummaryCommand({
-              StreamName: streams.source,
-            }),
-          )
-        ).StreamDescriptionSummary?.StreamStatus,
-      (status) => status === "ACTIVE",
-      { timeoutMs: 10_000, what: "split finished" },
-    );
+    await splitShard(emulator, streams.source);
     await produce(emulator, streams.source, jsonRecords(300, 20, 300));
     await waitForOutput(processor, 600);
     const status = processor.status();

@@ -5,11 +5,7 @@
 // an aggregate a stale producer put on the wrong child is skipped, as the KCL does.
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
-import {
-  DescribeStreamSummaryCommand,
-  PutRecordsCommand,
-  SplitShardCommand,
-} from "@aws-sdk/client-kinesis";
+import { PutRecordsCommand } from "@aws-sdk/client-kinesis";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import type { CheckpointStore } from "../../processor/checkpoint/store.ts";
 import { inHashKeyRange } from "../../processor/kinesis/kpl/hash-key.ts";
@@ -18,6 +14,7 @@ import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
 import {
   createStreams,
   runProcessor,
+  splitShard,
   startKinesisEmulator,
   waitForOutput,
   type KinesisEmulator,
@@ -225,23 +222,7 @@ describe("KPL-aggregated input against the Kinesis emulator", () => {
     const processor = runProcessor(emulator, streams, { endpoint: { url: endpoint.url } });
     await waitForOutput(processor, 100);
     const middle = 2n ** 127n;
-    await emulator.client.send(
-      new SplitShardCommand({
-        StreamName: streams.source,
-        ShardToSplit: "shardId-000000000000",
-        NewStartingHashKey: middle.toString(),
-      }),
-    );
-    await waitFor(
-      async () =>
-        (
-          await emulator.client.send(
-            new DescribeStreamSummaryCommand({ StreamName: streams.source }),
-          )
-        ).StreamDescriptionSummary?.StreamStatus,
-      (status) => status === "ACTIVE",
-      { timeoutMs: 10_000, what: "split finished" },
-    );
+    await splitShard(emulator, streams.source);
     const after = ids(100, 200).map((id) => userRecord(id, 100));
     const lower = { startingHashKey: 0n, endingHashKey: middle - 1n };
     const inLower = after.filter((record) =>

@@ -5,11 +5,7 @@
 import assert from "node:assert/strict";
 import { randomUUID } from "node:crypto";
 import { after, before, describe, test } from "node:test";
-import {
-  DescribeStreamSummaryCommand,
-  ListShardsCommand,
-  SplitShardCommand,
-} from "@aws-sdk/client-kinesis";
+import { ListShardsCommand } from "@aws-sdk/client-kinesis";
 import { startDemoEndpoint, type DemoEndpoint } from "../../demo/endpoint.ts";
 import { readAllRecords, type StoredRecord } from "../../demo/stream-tools.ts";
 import { createShardTracker } from "../../processor/checkpoint/tracker.ts";
@@ -22,6 +18,7 @@ import {
   jsonRecords,
   produce,
   runProcessor,
+  splitShard,
   startKinesisEmulator,
   waitForOutput,
   type KinesisEmulator,
@@ -175,20 +172,7 @@ describe("aggregation on write against the Kinesis emulator", () => {
     );
     await write(0, 500);
     // The batcher lists the shard map once a minute: right after the split its map is stale.
-    await emulator.client.send(
-      new SplitShardCommand({
-        StreamName: stream,
-        ShardToSplit: "shardId-000000000000",
-        NewStartingHashKey: (2n ** 127n).toString(),
-      }),
-    );
-    await waitFor(
-      async () =>
-        (await emulator.client.send(new DescribeStreamSummaryCommand({ StreamName: stream })))
-          .StreamDescriptionSummary?.StreamStatus,
-      (status) => status === "ACTIVE",
-      { timeoutMs: 10_000, what: "the split done" },
-    );
+    await splitShard(emulator, stream);
     await write(500, 1_000);
     await write(1_500, 500);
 

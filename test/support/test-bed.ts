@@ -1,6 +1,7 @@
 // The integration test bed: the real Kinesis emulator and a processor wired to it, with quiet logs.
 // One emulator per test file; each test creates streams of its own so tests cannot see each other.
 import { randomUUID } from "node:crypto";
+import { DescribeStreamSummaryCommand, SplitShardCommand } from "@aws-sdk/client-kinesis";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
@@ -95,6 +96,29 @@ export async function waitForOutput(
     () => metricValue(processor.metrics.registry, "aej_sink_records_written_total"),
     (written) => written >= count,
     { timeoutMs, what: `${count} records written to sink and dead letter` },
+  );
+}
+
+/** Splits a shard at the middle of the hash key space (or `at`) and waits for the stream. */
+export async function splitShard(
+  emulator: KinesisEmulator,
+  stream: string,
+  shardId = "shardId-000000000000",
+  at = 2n ** 127n,
+): Promise<void> {
+  await emulator.client.send(
+    new SplitShardCommand({
+      StreamName: stream,
+      ShardToSplit: shardId,
+      NewStartingHashKey: at.toString(),
+    }),
+  );
+  await waitFor(
+    async () =>
+      (await emulator.client.send(new DescribeStreamSummaryCommand({ StreamName: stream })))
+        .StreamDescriptionSummary?.StreamStatus,
+    (status) => status === "ACTIVE",
+    { timeoutMs: 10_000, what: `the split of ${shardId} done` },
   );
 }
 
