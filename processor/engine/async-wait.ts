@@ -25,8 +25,11 @@ export interface AsyncWaitOptions<In, Out> {
    */
   openPartitions?(): number;
   /** Starts the call for one element. */
-  invoke(input: In): Promise<Out>;
-  /** Last-resort bound on a call, as Flink's AsyncFunction#timeout: no slot is held forever. */
+  invoke(input: In, call: CallControl): Promise<Out>;
+  /**
+   * Last-resort bound on a call, as Flink's AsyncFunction#timeout: no slot is held forever. A call
+   * waiting for an endpoint outage to end suspends it (each of its tries is bounded below).
+   */
   timeoutMs: number;
   /** The output for a call that did not end within timeoutMs (its late result is ignored). */
   onTimeout(input: In): Out;
@@ -57,6 +60,14 @@ export interface AsyncWait<In> {
    * held then will never be emitted, so its records stay unacknowledged and are read again).
    */
   drained(): Promise<void>;
+}
+
+/** What a running call may do with its slot's last-resort timeout. */
+export interface CallControl {
+  /** Holds the slot without the timeout: the call waits for the endpoint, not on it. */
+  suspendTimeout(): void;
+  /** Starts the timeout afresh. */
+  resumeTimeout(): void;
 }
 
 /** Raised by submit once the operator stopped on a fatal emit error. */
@@ -121,12 +132,26 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
   const start = (partition: Partition<In, Out>, input: In): void => {
     const entry: QueueEntry<In, Out> = { input, done: false, output: undefined, timer: undefined };
     partition.queue.push(entry);
-    entry.timer = setTimeout(() => {
-      complete(partition, entry, options.onTimeout(input));
-    }, timeoutMs);
+    const armTimeout = (): void => {
+      entry.timer = setTimeout(() => {
+        complete(partition, entry, options.onTimeout(input));
+      }, timeoutMs);
+    };
+    armTimeout();
+    const control: CallControl = {
+      suspendTimeout: () => {
+        clearTimeout(entry.timer);
+        entry.timer = undefined;
+      },
+      resumeTimeout: () => {
+        if (entry.done) return;
+        clearTimeout(entry.timer);
+        armTimeout();
+      },
+    };
     let call: Promise<Out>;
     try {
-      call = options.invoke(input);
+      call = options.invoke(input, control);
     } catch (error) {
       complete(partition, entry, options.onError(input, error));
       return;

@@ -6,6 +6,7 @@ import {
   createAsyncWait,
   OperatorStoppedError,
   type AsyncWaitOptions,
+  type CallControl,
 } from "../../processor/engine/async-wait.ts";
 import { seededRandom } from "./seeded-random.ts";
 
@@ -438,5 +439,39 @@ describe("async wait operator", () => {
         "the operator stops emitting after the fatal error, and onFatal is called once",
       );
     });
+  });
+});
+
+describe("suspended timeouts", () => {
+  test("a call that suspends its timeout holds its slot past timeoutMs, and is timed afresh once it resumes", async () => {
+    let control: CallControl | undefined;
+    const ended = Promise.withResolvers<string>();
+    const emitted: string[] = [];
+    const operator = createAsyncWait<string, string>({
+      capacity: 1,
+      ordering: "ordered",
+      partitionOf: () => "a",
+      invoke: (_input, call) => {
+        control = call;
+        call.suspendTimeout();
+        return ended.promise;
+      },
+      timeoutMs: 30,
+      onTimeout: (input) => `timeout(${input})`,
+      onError: () => "error",
+      emit: (input, output) => {
+        emitted.push(`${input}=${output}`);
+      },
+      onFatal: (error) => {
+        throw error;
+      },
+    });
+    assert.equal(operator.submit("a:1"), undefined);
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.deepEqual(emitted, [], "no timeout while suspended");
+    control?.resumeTimeout();
+    await new Promise((resolve) => setTimeout(resolve, 80));
+    assert.deepEqual(emitted, ["a:1=timeout(a:1)"], "timed out once resumed");
+    ended.resolve("late");
   });
 });
