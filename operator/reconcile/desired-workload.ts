@@ -5,6 +5,7 @@
 import type { V1Deployment, V1EnvVar } from "@kubernetes/client-node";
 import { defaultResources } from "./default-resources.ts";
 import { configFileName, podTemplateHash } from "./desired-config.ts";
+import { heapFlags } from "./heap-size.ts";
 import { serviceAccountName } from "./desired-rbac.ts";
 import { commonLabels, objectMeta, processorName, selectorLabels, type Job } from "./job.ts";
 import { headerVariable, metricsPort } from "./processor-config.ts";
@@ -51,6 +52,7 @@ function environment(job: Job): V1EnvVar[] {
 export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deployment {
   const { pod } = job.spec;
   const replicas = job.spec.suspend ? 0 : job.spec.parallelism;
+  const resources = pod.resources ?? defaultResources(job.spec);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -86,7 +88,12 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
               ...(pod.imagePullPolicy === undefined
                 ? {}
                 : { imagePullPolicy: pod.imagePullPolicy }),
-              args: ["processor/main.ts", "--config", `${configDirectory}/${configFileName}`],
+              args: [
+                ...heapFlags(resources),
+                "processor/main.ts",
+                "--config",
+                `${configDirectory}/${configFileName}`,
+              ],
               env: environment(job),
               ports: [{ name: "metrics", containerPort: metricsPort, protocol: "TCP" }],
               readinessProbe: {
@@ -99,7 +106,7 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
                 periodSeconds: 10,
                 failureThreshold: 3,
               },
-              resources: pod.resources ?? defaultResources(job.spec),
+              resources,
               securityContext: {
                 allowPrivilegeEscalation: false,
                 readOnlyRootFilesystem: true,

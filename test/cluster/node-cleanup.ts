@@ -23,6 +23,27 @@ const sysctls = [
 ];
 const sysctlFile = (directory: string): string => join(directory, "sysctls.json");
 
+/**
+ * Folders outside the node's folder that the daemons create whatever they are told: the kubelet's
+ * device-plugin folder and its container-log links, the runc shim's socket folder.
+ */
+const hostFolders = ["/var/lib/kubelet", "/var/log/containers", "/run/containerd"];
+const hostFolderFile = (directory: string): string => join(directory, "host-folders.json");
+
+/** Records, once, which of those folders the machine had before the node: they stay. */
+export function saveHostFolders(directory: string): void {
+  if (existsSync(hostFolderFile(directory))) return;
+  const absent = hostFolders.filter((folder) => !existsSync(folder));
+  writeFileSync(hostFolderFile(directory), `${JSON.stringify(absent)}\n`);
+}
+
+function removeHostFolders(directory: string): void {
+  if (!existsSync(hostFolderFile(directory))) return;
+  const made = JSON.parse(readFileSync(hostFolderFile(directory), "utf8")) as string[];
+  for (const folder of made) rmSync(folder, { recursive: true, force: true });
+  rmSync(hostFolderFile(directory));
+}
+
 /** Records the settings once: a leftover record from a crashed run holds the original values. */
 export function saveSysctls(directory: string): void {
   if (existsSync(sysctlFile(directory))) return;
@@ -171,6 +192,7 @@ export async function cleanupNode(directory: string): Promise<void> {
   removeChains("ip6tables-save", "ip6tables-restore");
   removeBridge();
   restoreSysctls(directory);
+  removeHostFolders(directory);
   for (const folder of ["containerd", "kubelet"]) {
     rmSync(join(directory, folder), { recursive: true, force: true });
   }

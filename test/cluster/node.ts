@@ -69,6 +69,7 @@ disabled_plugins = ["io.containerd.nri.v1.nri"]
     runtime_type = "io.containerd.runc.v2"
     [plugins."io.containerd.cri.v1.runtime".containerd.runtimes.runc.options]
       BinaryName = "/usr/sbin/runc"
+      Root = "${join(state, "runc")}"
       SystemdCgroup = false
   [plugins."io.containerd.cri.v1.runtime".cni]
     bin_dirs = ["/usr/lib/cni"]
@@ -209,6 +210,7 @@ export async function startNode(options: NodeOptions): Promise<TestNode> {
       `--hostname-override=${nodeName}`,
       `--node-ip=${nodeIp}`,
       `--root-dir=${file("kubelet")}`,
+      `--cert-dir=${file("kubelet/pki")}`,
     ]);
     const proxyPorts = [await freePort(), await freePort()];
     writeFileSync(

@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { isAlive } from "./cluster-state.ts";
 import { nodeBinaries, pauseImageArchive, projectImageArchive } from "./binaries.ts";
 import { startControlPlane, type ControlPlane } from "./control-plane.ts";
-import { cleanupNode, saveSysctls } from "./node-cleanup.ts";
+import { cleanupNode, saveHostFolders, saveSysctls } from "./node-cleanup.ts";
 import { assertRangesUnused, bridgeExists, createNetwork, nodeIp } from "./node-network.ts";
 import { nodeUnsupported } from "./node-support.ts";
 import { startNode, type TestNode } from "./node.ts";
@@ -55,6 +55,7 @@ export async function startCluster(options: { name: string }): Promise<TestClust
   writeFileSync(ownerFile, String(process.pid));
   assertRangesUnused();
   saveSysctls(nodeDirectory);
+  saveHostFolders(nodeDirectory);
   const relays: HostRelay[] = [];
   let controlPlane: ControlPlane | undefined;
   try {

@@ -166,6 +166,16 @@ describe("workload", () => {
       ?.containers[0];
     assert.deepEqual(named?.resources, own);
   });
+
+  test("the processor's heap limit follows its memory limit, passed to node before the script", () => {
+    const args = (spec: Partial<JobSpecInput>) =>
+      desiredDeployment(job(spec), settings).spec?.template.spec?.containers[0]?.args ?? [];
+    assert.deepEqual(args({}).slice(0, 2), ["--max-old-space-size=156", "processor/main.ts"]);
+    const limited = { pod: { resources: { limits: { memory: "1Gi" } } } };
+    assert.equal(args(limited)[0], "--max-old-space-size=768");
+    const unlimited = { pod: { resources: { requests: { memory: "1Gi" } } } };
+    assert.equal(args(unlimited)[0], "processor/main.ts");
+  });
 });
 
 describe("RBAC", () => {

@@ -1,0 +1,28 @@
+// The processor's heap limit is three quarters of its container's memory limit, whatever unit the
+// limit is written in; without a memory limit Node keeps its own default.
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { heapFlags, quantityBytes } from "../../../operator/reconcile/heap-size.ts";
+
+describe("processor heap size", () => {
+  test("Kubernetes quantities read as bytes, binary and decimal", () => {
+    assert.equal(quantityBytes("256Mi"), 256 * 2 ** 20);
+    assert.equal(quantityBytes("1Gi"), 2 ** 30);
+    assert.equal(quantityBytes("1.5Gi"), 1.5 * 2 ** 30);
+    assert.equal(quantityBytes("500M"), 500e6);
+    assert.equal(quantityBytes("268435456"), 268435456);
+    assert.equal(quantityBytes("lots"), undefined);
+    assert.equal(quantityBytes("1e3"), undefined);
+  });
+
+  test("a 256Mi limit gives a 192 MiB old generation; 1Gi gives 768", () => {
+    assert.deepEqual(heapFlags({ limits: { memory: "256Mi" } }), ["--max-old-space-size=192"]);
+    assert.deepEqual(heapFlags({ limits: { memory: "1Gi" } }), ["--max-old-space-size=768"]);
+  });
+
+  test("no memory limit, or one that cannot be read, leaves Node's default", () => {
+    assert.deepEqual(heapFlags({ requests: { memory: "256Mi" } }), []);
+    assert.deepEqual(heapFlags({ limits: { cpu: "1" } }), []);
+    assert.deepEqual(heapFlags({ limits: { memory: "much" } }), []);
+  });
+});
