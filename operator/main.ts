@@ -7,7 +7,8 @@ import { Counter, Histogram, Gauge, Registry, collectDefaultMetrics } from "prom
 import { loadKubeConfig } from "../processor/leases/kube-config.ts";
 import { createLogger } from "../processor/logger.ts";
 import { startJobController } from "./controller/job-controller.ts";
-import { runLeaderElection } from "./leader/leader-election.ts";
+import { defaultTimings, runLeaderElection } from "./leader/leader-election.ts";
+import { coordinationLeaseApi } from "./leader/lease-api.ts";
 import { loadSettings, type OperatorSettings } from "./settings.ts";
 
 let settings: OperatorSettings;
@@ -70,15 +71,28 @@ ready = true;
 
 await runLeaderElection(
   {
-    api: kubeConfig.makeApiClient(CoordinationV1Api),
-    namespace: settings.POD_NAMESPACE,
-    name: settings.LEADER_ELECTION_ID,
+    leases: coordinationLeaseApi(
+      kubeConfig.makeApiClient(CoordinationV1Api),
+      settings.POD_NAMESPACE,
+      settings.LEADER_ELECTION_ID,
+    ),
     identity: settings.POD_NAME,
-    leaseDurationSeconds: 15,
-    renewIntervalMs: 5_000,
+    ...defaultTimings,
     logger,
   },
-  async (lost) => {
+  async (acting) => {
+    // Leadership lost (not given up at SIGTERM) ends the process at once, as controller-runtime
+    // does: a reconcile in flight must not overlap the next leader's. The Deployment restarts it
+    // as a standby.
+    acting.addEventListener(
+      "abort",
+      () => {
+        if (stop.signal.aborted) return;
+        logger.fatal({ err: acting.reason as Error }, "lost leadership; exiting");
+        process.exit(1);
+      },
+      { once: true },
+    );
     leader.set(1);
     const controller = await startJobController({
       kubeConfig,
@@ -93,15 +107,17 @@ await runLeaderElection(
         if (result === "success") reconcileSeconds.observe(seconds);
       },
     });
-    await new Promise<void>((resolve) => {
-      lost.addEventListener(
-        "abort",
-        () => {
-          resolve();
-        },
-        { once: true },
-      );
-    });
+    // Checked first: a SIGTERM may have come while the controller was starting.
+    if (!acting.aborted)
+      await new Promise<void>((resolve) => {
+        acting.addEventListener(
+          "abort",
+          () => {
+            resolve();
+          },
+          { once: true },
+        );
+      });
     await controller.stop();
     leader.set(0);
   },

@@ -5,6 +5,7 @@ import {
   failureDelayMs,
   reserveToken,
 } from "../../../operator/controller/work-queue.ts";
+import { within } from "../../support/within.ts";
 
 const deferred = () => {
   let resolve: () => void = () => undefined;
@@ -73,21 +74,6 @@ test("failure delays double up to the cap", () => {
     [100, 200, 400, 800, 1_000, 1_000],
   );
 });
-
-/** Resolves with the time a run happened, or fails once the deadline passes. */
-const within = async <T>(promise: Promise<T>, deadlineMs: number, what: string): Promise<T> => {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      reject(new Error(`${what}: not within ${String(deadlineMs)} ms`));
-    }, deadlineMs);
-  });
-  try {
-    return await Promise.race([promise, late]);
-  } finally {
-    clearTimeout(timer);
-  }
-};
 
 /** Records the time of every run of a handler, and resolves `runs(n)` once n runs happened. */
 const recorder = (
