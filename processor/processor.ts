@@ -10,6 +10,7 @@ import { LeaseLostError, type ShardCoordinator } from "./checkpoint/coordinator.
 import { createSingleWorkerCoordinator } from "./checkpoint/single-worker.ts";
 import { createMemoryCheckpointStore, type CheckpointStore } from "./checkpoint/store.ts";
 import { maxPendingRecordsPerShard, type ProcessorConfig } from "./config/schema.ts";
+import { createGradientLimit } from "./engine/adaptive-limit.ts";
 import { createAsyncWait } from "./engine/async-wait.ts";
 import { createCaller } from "./http/caller.ts";
 import { createRequestMapper } from "./http/request-mapping.ts";
@@ -131,6 +132,14 @@ export function startProcessor(
     responses: createResponseMapper(config.endpoint.response),
     partitionKey: config.sink.partitionKey,
   });
+  const adaptive = config.adaptiveConcurrency;
+  const limiter = adaptive.enabled
+    ? createGradientLimit({
+        min: adaptive.minLimit,
+        max: config.capacity,
+        tolerance: adaptive.latencyTolerance,
+      })
+    : undefined;
   const engine = createAsyncWait<SourceRecord, Enrichment>({
     capacity: config.capacity,
     ordering: config.ordering,
@@ -160,8 +169,19 @@ export function startProcessor(
     onFatal: (error) => {
       fail(`emitting a result failed: ${describeError(error)}`);
     },
+    limiter,
+    // Overload, for the limiter: timed out, refused, 429 or 5xx, or failed after retries.
+    isDrop: (result) =>
+      !result.ok &&
+      (result.attempts > 1 ||
+        result.kind === "timeout" ||
+        result.kind === "network" ||
+        result.kind === "deadline" ||
+        result.status === 429 ||
+        (result.status ?? 0) >= 500),
   });
   metrics.capacity.set(config.capacity);
+  metrics.concurrencyLimit.set(engine.limit);
 
   const coordination = config.coordination;
   const coordinator: ShardCoordinator =
@@ -211,6 +231,7 @@ export function startProcessor(
   }, config.checkpointIntervalMs);
   const gaugeTimer = setInterval(() => {
     metrics.inFlight.set(engine.inFlight);
+    metrics.concurrencyLimit.set(engine.limit);
   }, 1_000);
   gaugeTimer.unref();
 

@@ -70,6 +70,8 @@ export function processorConfig(job: Job): ProcessorConfigInput {
     ...(spec.maxPendingRecordsPerShard === undefined
       ? {}
       : { maxPendingRecordsPerShard: spec.maxPendingRecordsPerShard }),
+    // Only when on, as sink aggregation: jobs that leave it off keep their config and pods.
+    ...(spec.adaptiveConcurrency.enabled ? { adaptiveConcurrency: spec.adaptiveConcurrency } : {}),
     coordination: {
       type: "kubernetes",
       namespace,

@@ -243,6 +243,38 @@ export const sinkSchema = z
   })
   .describe("A Kinesis stream written with PutRecords.");
 
+/** Adaptive concurrency (opt-in): the in-flight limit follows the endpoint's latency. */
+export const adaptiveConcurrencySchema = z
+  .strictObject({
+    enabled: z
+      .boolean()
+      .default(false)
+      .describe(
+        "Let the in-flight limit follow the endpoint's latency, at most capacity: it shrinks while latency is above latencyTolerance times the measured no-load latency and grows back when it recovers (as Netflix's concurrency-limits and Envoy's adaptive concurrency filter).",
+      ),
+    minLimit: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(5)
+      .describe(
+        "Lowest limit (capped at capacity), where it starts, and the calls in flight at or below which latency counts as no-load latency.",
+      ),
+    latencyTolerance: z
+      .number()
+      .min(1)
+      .max(10)
+      .default(1.1)
+      .describe(
+        "Latency up to this multiple of the no-load latency lets the limit grow; above it, the limit shrinks in proportion to the excess.",
+      ),
+  })
+  .prefault({})
+  .describe(
+    "Adaptive concurrency: off by default, when capacity alone bounds the calls in flight.",
+  );
+
 /** How records are processed; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
 export const processingFields = {
   capacity: z
@@ -278,6 +310,7 @@ export const processingFields = {
     .describe(
       "How often moved checkpoints are written. Bounds the records read again after a crash; each write is one store (Lease) update per shard.",
     ),
+  adaptiveConcurrency: adaptiveConcurrencySchema,
 };
 
 const kubernetesName = z

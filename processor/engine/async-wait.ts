@@ -1,6 +1,9 @@
 // The Async I/O operator: at most `capacity` calls in flight, results emitted in order or as they
 // complete, and a caller that submits while the operator is full waits for a free slot. That wait
 // is the backpressure: readers stop fetching, so memory follows capacity, not the backlog.
+// With a limiter (adaptive concurrency), each call's latency feeds it and the slot pool hands out
+// the limit it sets, at most capacity.
+import type { GradientLimit } from "./adaptive-limit.ts";
 import { Fifo } from "./fifo.ts";
 import { createOrderedQueue } from "./ordered-queue.ts";
 import type { QueueEntry, ResultQueue } from "./result-queue.ts";
@@ -42,6 +45,18 @@ export interface AsyncWaitOptions<In, Out> {
   emit(input: In, output: Out): void | Promise<void>;
   /** Called once if emit throws or rejects; the operator then stops emitting. */
   onFatal(error: unknown): void;
+  /**
+   * Adaptive concurrency (opt-in): every call that ends feeds its latency to the limiter, and the
+   * operator admits Math.floor(limiter.limit) elements at most (never above capacity). A lowered
+   * limit cancels nothing: new elements wait until fewer are held.
+   */
+  limiter?: Pick<GradientLimit, "onSample" | "limit">;
+  /**
+   * Whether a call's output tells of overload (timed out, refused, retried): the limiter leaves
+   * its latency out and counts it as dropped. So are timeouts (timeoutMs), rejections, and calls
+   * that suspended their timeout (they waited for the endpoint, not on it).
+   */
+  isDrop?(output: Out): boolean;
 }
 
 export interface AsyncWait<In> {
@@ -55,6 +70,8 @@ export interface AsyncWait<In> {
   readonly inFlight: number;
   /** Submissions waiting for a slot. */
   readonly waiting: number;
+  /** Elements the operator admits now: capacity, or the limiter's limit. */
+  readonly limit: number;
   /**
    * Resolves once nothing is in flight or waiting, or at once after a fatal emit error (what is
    * held then will never be emitted, so its records stay unacknowledged and are read again).
@@ -86,7 +103,7 @@ interface Partition<In, Out> extends SlotHolder {
 }
 
 export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): AsyncWait<In> {
-  const { capacity, timeoutMs } = options;
+  const { capacity, timeoutMs, limiter } = options;
   if (!Number.isInteger(capacity) || capacity < 1) {
     throw new RangeError(`capacity must be a positive integer, got ${capacity}`);
   }
@@ -103,6 +120,9 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
   const idle: (() => void)[] = [];
   let emitting = false;
   let failed = false;
+  /** Calls started and not ended: what the endpoint sees (held slots also count unemitted results). */
+  let calling = 0;
+  if (limiter !== undefined) slots.setLimit(limiter.limit);
 
   const partitionFor = (input: In): Partition<In, Out> => {
     const key = options.partitionOf(input);
@@ -132,14 +152,33 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
   const start = (partition: Partition<In, Out>, input: In): void => {
     const entry: QueueEntry<In, Out> = { input, done: false, output: undefined, timer: undefined };
     partition.queue.push(entry);
+    calling++;
+    const inFlightAtStart = calling;
+    const startedAt = limiter === undefined ? 0 : performance.now();
+    let suspended = false;
+    /** The call's end: the first of its result, its error and its timeout. */
+    const end = (output: Out, dropped: boolean): void => {
+      if (entry.done) return;
+      calling--;
+      if (limiter !== undefined) {
+        limiter.onSample(
+          performance.now() - startedAt,
+          inFlightAtStart,
+          dropped || suspended || (options.isDrop?.(output) ?? false),
+        );
+        slots.setLimit(limiter.limit);
+      }
+      complete(partition, entry, output);
+    };
     const armTimeout = (): void => {
       entry.timer = setTimeout(() => {
-        complete(partition, entry, options.onTimeout(input));
+        end(options.onTimeout(input), true);
       }, timeoutMs);
     };
     armTimeout();
     const control: CallControl = {
       suspendTimeout: () => {
+        suspended = true;
         clearTimeout(entry.timer);
         entry.timer = undefined;
       },
@@ -153,15 +192,15 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     try {
       call = options.invoke(input, control);
     } catch (error) {
-      complete(partition, entry, options.onError(input, error));
+      end(options.onError(input, error), true);
       return;
     }
     call.then(
       (output) => {
-        complete(partition, entry, output);
+        end(output, false);
       },
       (error: unknown) => {
-        complete(partition, entry, options.onError(input, error));
+        end(options.onError(input, error), true);
       },
     );
   };
@@ -216,6 +255,9 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     },
     get waiting() {
       return slots.waiting;
+    },
+    get limit() {
+      return slots.limit;
     },
     drained() {
       if (failed || (slots.inUse === 0 && slots.waiting === 0)) return Promise.resolve();

@@ -5,6 +5,8 @@
 // slots, counting the busy ones (holding or waiting) and at least `minimumPartitions()`; a freed
 // slot goes to the partition that has waited longest and is below its share. A partition above
 // its share (more partitions became busy) keeps what it holds and takes no more until it is below.
+// The pool's limit may move below capacity at run time (adaptive concurrency): the share follows
+// it, and slots held above a lowered limit are kept, as above a share; new takers wait.
 import { Fifo } from "./fifo.ts";
 
 /** A partition's part of the pool; the pool keeps these counters, its owner only reads them. */
@@ -26,8 +28,16 @@ export interface Slots {
   release(holder: SlotHolder): void;
   /** A holder with nothing held and no one waiting: its owner may forget it. */
   isIdle(holder: SlotHolder): boolean;
+  /**
+   * Moves the limit, a whole number in [1, capacity]. Lowered below what is in use, nothing is
+   * taken back: slots are handed out again once fewer than the limit are in use. Raised, it admits
+   * waiters at once.
+   */
+  setLimit(limit: number): void;
   readonly inUse: number;
   readonly waiting: number;
+  /** Slots the pool hands out now: capacity, or less after setLimit. */
+  readonly limit: number;
   /** Slots one busy partition may hold now. */
   readonly share: number;
 }
@@ -40,6 +50,7 @@ export const newSlotHolder = (): SlotHolder => ({ held: 0, waiters: new Fifo(), 
  * only when the head ends. Unordered mode may leave it out: each call frees its own slot.
  */
 export function createSlots(capacity: number, minimumPartitions: () => number = () => 1): Slots {
+  let limit = capacity;
   let inUse = 0;
   let waiting = 0;
   /** Partitions holding slots or waiting for one. */
@@ -48,8 +59,8 @@ export function createSlots(capacity: number, minimumPartitions: () => number = 
 
   const isIdle = (holder: SlotHolder): boolean => holder.held === 0 && holder.waiters.size === 0;
   const share = (): number =>
-    Math.max(1, Math.ceil(capacity / Math.max(1, busy, minimumPartitions())));
-  const mayTake = (holder: SlotHolder): boolean => inUse < capacity && holder.held < share();
+    Math.max(1, Math.ceil(limit / Math.max(1, busy, minimumPartitions())));
+  const mayTake = (holder: SlotHolder): boolean => inUse < limit && holder.held < share();
 
   const take = (holder: SlotHolder): void => {
     if (isIdle(holder)) busy++;
@@ -60,7 +71,7 @@ export function createSlots(capacity: number, minimumPartitions: () => number = 
   /** Round-robin over the partitions with waiters, one admission each, while slots are free. */
   const admitWaiters = (): void => {
     let passed = 0;
-    while (inUse < capacity && passed < waitingHolders.size) {
+    while (inUse < limit && passed < waitingHolders.size) {
       const holder = waitingHolders.shift();
       if (holder === undefined) break;
       const admit = mayTake(holder) ? holder.waiters.shift() : undefined;
@@ -102,6 +113,17 @@ export function createSlots(capacity: number, minimumPartitions: () => number = 
       if (waiting > 0) admitWaiters();
     },
     isIdle,
+    setLimit(next) {
+      if (Number.isNaN(next)) return;
+      const clamped = Math.max(1, Math.min(capacity, Math.floor(next)));
+      if (clamped === limit) return;
+      const raised = clamped > limit;
+      limit = clamped;
+      if (raised && waiting > 0) admitWaiters();
+    },
+    get limit() {
+      return limit;
+    },
     get inUse() {
       return inUse;
     },

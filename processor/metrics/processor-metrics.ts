@@ -55,6 +55,11 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     help: "Configured maximum of records in flight.",
     registers,
   });
+  const concurrencyLimit = new Gauge({
+    name: "aej_concurrency_limit",
+    help: "Records the async operator admits now: the adaptive concurrency limit, or capacity when it is off.",
+    registers,
+  });
   const requestDuration = new Histogram({
     name: "aej_request_duration_seconds",
     help: "Duration of each HTTP attempt, by result.",
@@ -174,6 +179,7 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     failedOutcomes,
     inFlight,
     capacity,
+    concurrencyLimit,
     millisBehindLatest,
     sourceErrors,
     checkpoints,

@@ -11,6 +11,7 @@ import { processorSteadyRate } from "./littles-law.ts";
 import { drainBacklog } from "./memory.ts";
 import { littlesLawSvg, markdownTable, type CurvePoint } from "./report.ts";
 import { sinkAggregationSection } from "./sink-aggregation-section.ts";
+import { adaptiveConcurrencySection } from "./adaptive-concurrency-section.ts";
 
 const { values } = parseArgs({
   options: {
@@ -22,10 +23,18 @@ const { values } = parseArgs({
 });
 const docs = join(import.meta.dirname, "../../docs");
 
-// `--only sink-aggregation`: a few seconds; its section of docs/benchmarks.md is replaced in place.
+// `--only sink-aggregation` (a few seconds) or `--only adaptive-concurrency` (about 30 s): that
+// section of docs/benchmarks.md is replaced in place.
+const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
+  "sink-aggregation": sinkAggregationSection,
+  "adaptive-concurrency": adaptiveConcurrencySection,
+};
 if (values.only !== undefined) {
-  if (values.only !== "sink-aggregation") throw new Error("--only takes: sink-aggregation");
-  const section = await sinkAggregationSection((line) => process.stderr.write(`${line}\n`));
+  const only = onlySections[values.only];
+  if (only === undefined) {
+    throw new Error(`--only takes: ${Object.keys(onlySections).join(", ")}`);
+  }
+  const section = await only((line) => process.stderr.write(`${line}\n`));
   const file = join(docs, "benchmarks.md");
   const report = existsSync(file) ? readFileSync(file, "utf8") : "# Benchmarks\n";
   const heading = section.slice(0, section.indexOf("\n"));
@@ -164,7 +173,10 @@ try {
   // 4. What aggregation on write saves in PutRecords entries and payload units.
   addSection(await sinkAggregationSection(say));
 
-  // 5. Memory while draining a backlog.
+  // 5. Adaptive concurrency against an endpoint that queues past 40 requests.
+  addSection(await adaptiveConcurrencySection(say));
+
+  // 6. Memory while draining a backlog.
   if (!values["skip-memory"]) {
     const backlog = Number(values.backlog);
     const memoryRows: string[][] = [];

@@ -109,6 +109,106 @@ describe("slot share", () => {
     assert.deepEqual(admitted, ["b", "a"], "a is below its share again");
   });
 
+  test("a lowered limit takes nothing back: new takers wait until fewer than the limit are in use", () => {
+    const slots = createSlots(6);
+    const a = newSlotHolder();
+    for (let taken = 0; taken < 6; taken++) assert.equal(slots.tryTake(a), true);
+    slots.setLimit(3);
+    assert.equal(slots.inUse, 6, "the six held slots stay held");
+    assert.equal(slots.limit, 3);
+    const admitted: number[] = [];
+    slots.wait(a, () => admitted.push(1));
+    for (let released = 0; released < 3; released++) slots.release(a);
+    assert.deepEqual(admitted, [], "3 in use = the limit: the waiter still waits");
+    slots.release(a);
+    assert.deepEqual(admitted, [1], "2 in use: the waiter takes the third slot");
+    assert.equal(slots.tryTake(a), false);
+  });
+
+  test("a raised limit admits waiters at once, each partition within its share, never above capacity", () => {
+    const slots = createSlots(8);
+    slots.setLimit(2);
+    const a = newSlotHolder();
+    const b = newSlotHolder();
+    assert.equal(slots.tryTake(a), true);
+    assert.equal(slots.tryTake(b), true);
+    const admitted: string[] = [];
+    for (let index = 0; index < 5; index++) {
+      slots.wait(a, () => admitted.push("a"));
+      slots.wait(b, () => admitted.push("b"));
+    }
+    slots.setLimit(6);
+    assert.deepEqual(admitted.sort(), ["a", "a", "b", "b"], "shares of 3 each");
+    slots.setLimit(100);
+    assert.equal(slots.limit, 8, "capacity stays the ceiling");
+    assert.equal(slots.inUse, 8);
+    slots.setLimit(0);
+    assert.equal(slots.limit, 1, "at least one slot");
+    slots.setLimit(Number.NaN);
+    assert.equal(slots.limit, 1, "a NaN limit is ignored");
+  });
+
+  test("the share follows the limit", () => {
+    const slots = createSlots(10, () => 2);
+    assert.equal(slots.share, 5);
+    slots.setLimit(4);
+    assert.equal(slots.share, 2);
+    slots.setLimit(1);
+    assert.equal(slots.share, 1);
+  });
+
+  test("seeded random schedules with a moving limit: no slot is taken at or above the limit, order is kept, nothing starves", () => {
+    for (let seed = 1; seed <= 200; seed++) {
+      const random = seededRandom(seed);
+      const capacity = 1 + Math.floor(random() * 12);
+      const slots = createSlots(capacity);
+      const holders: SlotHolder[] = Array.from({ length: 1 + Math.floor(random() * 6) }, () =>
+        newSlotHolder(),
+      );
+      const submitted = holders.map(() => 0);
+      const admitted = holders.map(() => 0);
+      const holding: number[][] = holders.map(() => []);
+      const take = (shard: number) => {
+        const holder = holders[shard] as SlotHolder;
+        const number = submitted[shard] ?? 0;
+        submitted[shard] = number + 1;
+        const admit = () => {
+          assert.equal(number, admitted[shard], `seed ${seed}: shard ${shard} admitted in order`);
+          assert.ok(
+            slots.inUse <= slots.limit,
+            `seed ${seed}: taken with ${slots.inUse} in use, limit ${slots.limit}`,
+          );
+          admitted[shard] = (admitted[shard] ?? 0) + 1;
+          holding[shard]?.push(number);
+        };
+        if (slots.tryTake(holder)) admit();
+        else slots.wait(holder, admit);
+      };
+      for (let step = 0; step < 400; step++) {
+        const shard = Math.floor(random() * holders.length);
+        const held = holding[shard] ?? [];
+        const dice = random();
+        if (dice < 0.1) slots.setLimit(1 + Math.floor(random() * capacity));
+        else if (dice < 0.6) take(shard);
+        else if (held.length > 0) {
+          held.shift();
+          slots.release(holders[shard] as SlotHolder);
+        }
+        assert.ok(slots.inUse <= capacity, `seed ${seed}: ${slots.inUse} in use`);
+      }
+      // Release everything, with the limit at its lowest: every waiter must still get its turn.
+      slots.setLimit(1);
+      for (let rounds = 0; slots.inUse > 0; rounds++) {
+        assert.ok(rounds < 100_000, `seed ${seed}: draining did not end`);
+        const shard = holding.findIndex((held) => held.length > 0);
+        holding[shard]?.shift();
+        slots.release(holders[shard] as SlotHolder);
+      }
+      assert.deepEqual(admitted, submitted, `seed ${seed}: every submission admitted`);
+      assert.equal(slots.waiting, 0);
+    }
+  });
+
   test("seeded random schedules: the pool never exceeds capacity, every waiter is admitted in its shard's order, nothing starves", () => {
     for (let seed = 1; seed <= 200; seed++) {
       const random = seededRandom(seed);

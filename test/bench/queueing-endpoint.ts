@@ -1,0 +1,87 @@
+// An endpoint whose latency grows with its concurrency past a knee, as a queueing service does:
+// `baseMs` while at most `knee` requests are open, `baseMs x open / knee` beyond (a request's
+// latency is fixed when it arrives, counting itself). It serves knee / baseMs requests a second
+// at most, whatever the concurrency: past the knee, more calls in flight only add waiting.
+// Run as a process of its own (`node test/bench/queueing-endpoint.ts --base-ms 50 --knee 40`),
+// so its timers do not share an event loop with the client measured; it prints {"url"} once up.
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { parseArgs } from "node:util";
+
+export interface QueueingEndpoint {
+  url: string;
+  stop(): Promise<void>;
+}
+
+/** Starts the endpoint in a child process. */
+export async function startQueueingEndpoint(
+  baseMs: number,
+  knee: number,
+): Promise<QueueingEndpoint> {
+  const child = spawn(
+    process.execPath,
+    [import.meta.filename, "--base-ms", String(baseMs), "--knee", String(knee)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const exited = new Promise<void>((resolve) => {
+    child.once("exit", () => {
+      resolve();
+    });
+  });
+  const lines = createInterface({ input: child.stdout });
+  for await (const line of lines) {
+    const { url } = JSON.parse(line) as { url?: string };
+    if (url !== undefined) {
+      lines.close();
+      return {
+        url,
+        stop: async () => {
+          child.kill("SIGTERM");
+          await exited;
+        },
+      };
+    }
+  }
+  throw new Error("the queueing endpoint exited before it listened");
+}
+
+function serve(baseMs: number, knee: number): void {
+  let open = 0;
+  const answer = Buffer.from(JSON.stringify({ enrichedBy: "queueing-endpoint" }));
+  const server = createServer((request, response) => {
+    open++;
+    const delay = baseMs * Math.max(1, open / knee);
+    request.resume();
+    request.on("end", () => {
+      setTimeout(() => {
+        open--;
+        response.writeHead(200, {
+          "content-type": "application/json",
+          "content-length": answer.length,
+        });
+        response.end(answer);
+      }, delay);
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+  server.listen(0, "127.0.0.1", () => {
+    const { port } = server.address() as AddressInfo;
+    process.stdout.write(`${JSON.stringify({ url: `http://127.0.0.1:${port}` })}\n`);
+  });
+  process.once("SIGTERM", () => {
+    server.closeAllConnections();
+    server.close();
+  });
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    options: {
+      "base-ms": { type: "string", default: "50" },
+      knee: { type: "string", default: "40" },
+    },
+  });
+  serve(Number(values["base-ms"]), Number(values.knee));
+}
