@@ -123,18 +123,19 @@ export async function withDeadline<T>(
   deadlineMs: number,
   what: string,
 ): Promise<T> {
-  const signal = AbortSignal.timeout(deadlineMs);
-  let onAbort = (): void => undefined;
+  const cancel = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
-    onAbort = () => {
-      reject(new Error(`${what} got no answer within ${String(deadlineMs)} ms`));
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
+    timer = setTimeout(() => {
+      const error = new Error(`${what} got no answer within ${String(deadlineMs)} ms`);
+      cancel.abort(error);
+      reject(error);
+    }, deadlineMs);
   });
   try {
-    return await Promise.race([call(signal), late]);
+    return await Promise.race([call(cancel.signal), late]);
   } finally {
-    signal.removeEventListener("abort", onAbort);
+    clearTimeout(timer);
   }
 }
 

@@ -1,8 +1,9 @@
-// One Lease held in memory and served as the API server serves it: every write bumps the
-// resourceVersion, a write carrying an older one is refused with 409 Conflict, creating an existing
-// Lease is 409 AlreadyExists, replacing a missing one is 404. Each replica gets its own connection,
-// whose faults a test switches: calls that fail at once, or that never answer (a partition, a hung
-// request), whatever signal the caller gave.
+// One Lease held in memory and served as the API server serves it (checked against
+// kube-apiserver v1.33): every write bumps the resourceVersion; a replace carrying another
+// resourceVersion is refused with 409 Conflict and one carrying none with 422; creating an
+// existing Lease is 409 AlreadyExists; replacing a missing one creates it. Each replica gets its own
+// connection, whose faults a test switches: calls that fail at once, or that never answer (a
+// partition, a hung request), whatever signal the caller gave.
 import type { V1Lease } from "@kubernetes/client-node";
 import type { LeaseApi } from "../../operator/leader/lease-api.ts";
 
@@ -49,8 +50,11 @@ export function createInMemoryLeaseServer(): InMemoryLeaseServer {
       return write(lease);
     },
     replace: (lease: V1Lease): V1Lease => {
-      if (stored === undefined) throw new StatusError(404, "leases not found");
-      if (lease.metadata?.resourceVersion !== stored.metadata?.resourceVersion)
+      const version = lease.metadata?.resourceVersion;
+      if (version === undefined)
+        throw new StatusError(422, "metadata.resourceVersion: must be specified for an update");
+      if (stored === undefined) return write(lease);
+      if (version !== stored.metadata?.resourceVersion)
         throw new StatusError(
           409,
           "the object has been modified; apply your changes to the latest version",
