@@ -23,6 +23,8 @@ export interface ConcurrencyRun {
   latencies: Float64Array;
   /** The operator's limit, sampled every 50 ms in the measured window. */
   limits: number[];
+  /** The latencies the endpoint assigned in the measured window, in ms (its own view). */
+  endpoint: { count: number; p50: number; p99: number };
 }
 
 export async function concurrencyRun(options: {
@@ -113,6 +115,15 @@ export async function concurrencyRun(options: {
       : undefined,
     isDrop: (result) => !result.ok,
   });
+  const stats = (path: string) =>
+    fetch(`${options.url}${path}`).then(
+      async (response) => (await response.json()) as ConcurrencyRun["endpoint"],
+    );
+  const reset = new Promise<unknown>((resolve) => {
+    setTimeout(() => {
+      resolve(stats("/stats/reset"));
+    }, warmupMs);
+  });
   const limits: number[] = [];
   const sampler = setInterval(() => {
     if (inWindow(performance.now())) limits.push(engine.limit);
@@ -131,12 +142,15 @@ export async function concurrencyRun(options: {
     if (waiting !== undefined) await waiting;
   }
   clearInterval(sampler);
+  await reset;
+  const endpoint = await stats("/stats");
   await engine.drained();
   await caller.close();
   return {
     perSecond: emitted / (durationMs / 1000),
     latencies: Float64Array.from(latencies).sort(),
     limits,
+    endpoint,
   };
 }
 

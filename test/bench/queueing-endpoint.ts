@@ -4,6 +4,8 @@
 // at most, whatever the concurrency: past the knee, more calls in flight only add waiting.
 // Run as a process of its own (`node test/bench/queueing-endpoint.ts --base-ms 50 --knee 40`),
 // so its timers do not share an event loop with the client measured; it prints {"url"} once up.
+// GET /stats answers the latencies it assigned since the last GET /stats/reset (its own view,
+// free of the client's scheduling delays on a busy machine): count, p50 and p99 in ms.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { spawn } from "node:child_process";
@@ -49,10 +51,21 @@ export async function startQueueingEndpoint(
 
 function serve(baseMs: number, knee: number): void {
   let open = 0;
+  let assigned: number[] = [];
   const answer = Buffer.from(JSON.stringify({ enrichedBy: "queueing-endpoint" }));
   const server = createServer((request, response) => {
+    if (request.url?.startsWith("/stats") === true) {
+      request.resume();
+      const sorted = Float64Array.from(assigned).sort();
+      const at = (q: number) => sorted[Math.max(0, Math.ceil(q * sorted.length) - 1)] ?? 0;
+      if (request.url === "/stats/reset") assigned = [];
+      response.writeHead(200, { "content-type": "application/json" });
+      response.end(JSON.stringify({ count: sorted.length, p50: at(0.5), p99: at(0.99) }));
+      return;
+    }
     open++;
     const delay = baseMs * Math.max(1, open / knee);
+    assigned.push(delay);
     request.resume();
     request.on("end", () => {
       setTimeout(() => {
