@@ -2,6 +2,10 @@
 // the limit the limiter sets, never more than capacity, cancelling nothing when it falls.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
+import { jobSpecSchema, type JobSpecInput } from "../../../operator/api/job-schema.ts";
+import type { Job } from "../../../operator/reconcile/job.ts";
+import { processorConfig } from "../../../operator/reconcile/processor-config.ts";
+import { processorConfigSchema } from "../../../processor/config/schema.ts";
 import { createAsyncWait } from "../../../processor/engine/async-wait.ts";
 
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
@@ -148,5 +152,56 @@ describe("adaptive concurrency in the async operator", () => {
       [true, true],
       "a rejected, b timed out",
     );
+  });
+});
+
+describe("adaptive concurrency in the config and the job", () => {
+  const minimal = {
+    source: { stream: "in" },
+    sink: { stream: "out" },
+    endpoint: { url: "http://scoring:8080/score" },
+    failurePolicy: "drop",
+  } as const;
+  const job = (spec: Partial<JobSpecInput>): Job => ({
+    namespace: "shop",
+    name: "orders",
+    uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
+    generation: 1,
+    spec: jobSpecSchema.parse({
+      aws: { region: "eu-west-1" },
+      source: { stream: "orders" },
+      sink: { stream: "orders-enriched" },
+      endpoint: { url: "https://scoring.shop.svc/score" },
+      failurePolicy: "drop",
+      ...spec,
+    }),
+  });
+
+  test("it is off by default, with minLimit 5 and latencyTolerance 1.1", () => {
+    assert.deepEqual(processorConfigSchema.parse(minimal).adaptiveConcurrency, {
+      enabled: false,
+      minLimit: 5,
+      latencyTolerance: 1.1,
+    });
+  });
+
+  test("bad bounds are refused with the field's path", () => {
+    for (const adaptiveConcurrency of [{ minLimit: 0 }, { latencyTolerance: 0.9 }, { step: 1 }]) {
+      const result = processorConfigSchema.safeParse({ ...minimal, adaptiveConcurrency });
+      assert.equal(result.success, false, JSON.stringify(adaptiveConcurrency));
+      assert.equal(result.error.issues[0]?.path[0], "adaptiveConcurrency");
+    }
+  });
+
+  test("the operator passes it to the processors only when it is on, so jobs without it keep their pods", () => {
+    assert.equal("adaptiveConcurrency" in processorConfig(job({})), false);
+    const on = processorConfig(
+      job({ capacity: 100, adaptiveConcurrency: { enabled: true, minLimit: 8 } }),
+    );
+    assert.deepEqual(processorConfigSchema.parse(on).adaptiveConcurrency, {
+      enabled: true,
+      minLimit: 8,
+      latencyTolerance: 1.1,
+    });
   });
 });
