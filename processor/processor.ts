@@ -13,6 +13,7 @@ import { maxPendingRecordsPerShard, type ProcessorConfig } from "./config/schema
 import { createGradientLimit } from "./engine/adaptive-limit.ts";
 import { createAsyncWait } from "./engine/async-wait.ts";
 import { createCaller } from "./http/caller.ts";
+import type { BreakerState } from "./http/outage-breaker.ts";
 import { createRequestMapper } from "./http/request-mapping.ts";
 import { createResponseMapper } from "./http/response-mapping.ts";
 import { createKinesisClient } from "./kinesis/client.ts";
@@ -25,6 +26,11 @@ import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
 import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
 import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
+import {
+  outageBreakerFor,
+  pauseThroughOutages,
+  withOutageObserver,
+} from "./pipeline/pause-through-outage.ts";
 import { createRouter } from "./pipeline/route.ts";
 import { createShardSupervisor, type ShardStatus } from "./pipeline/shard-supervisor.ts";
 
@@ -46,6 +52,8 @@ export interface ProcessorStatus {
   reason: string | undefined;
   inFlight: number;
   capacity: number;
+  /** The outage breaker: closed, or open/probing with the last outage error and calls waiting. */
+  endpoint: { state: BreakerState; reason: string | undefined; waiting: number };
   shards: ShardStatus[];
 }
 
@@ -72,12 +80,13 @@ export function startProcessor(
     createKinesisClient({ region: config.aws.region, endpoint: config.aws.endpoint });
 
   const requests = createRequestMapper(config.endpoint);
+  const breaker = outageBreakerFor(config.endpoint.outage, metrics, logger);
   const caller = createCaller({
     endpoint: config.endpoint,
     origin: requests.origin,
     connections: config.capacity,
     env: dependencies.env ?? process.env,
-    observer: metrics.callObserver,
+    observer: withOutageObserver(metrics.callObserver, breaker),
   });
   const sinkFor = (sink: ProcessorConfig["sink"], role: "sink" | "deadLetter"): RecordSink =>
     createPutBatcher({
@@ -145,7 +154,10 @@ export function startProcessor(
     ordering: config.ordering,
     partitionOf: (record) => record.shardId,
     openPartitions: () => shards.readingCount(),
-    invoke: enrich,
+    invoke:
+      breaker === undefined
+        ? enrich
+        : pauseThroughOutages(enrich, breaker, config.endpoint.outage.probeIntervalMs),
     // The caller's deadline ends every call first; this bound only catches a bug below it.
     timeoutMs: config.endpoint.deadlineMs + 5_000,
     onTimeout: () => ({
@@ -190,7 +202,12 @@ export function startProcessor(
           api: (dependencies.kubeConfig ?? loadKubeConfig()).makeApiClient(CoordinationV1Api),
           config: coordination,
           workerId,
-          counters: (shardId) => shards.counters(shardId),
+          counters: (shardId) => {
+            const counters = shards.counters(shardId);
+            return counters === undefined || breaker === undefined || breaker.state === "closed"
+              ? counters
+              : { ...counters, endpointOutage: breaker.reason ?? "no answer" };
+          },
           logger,
           observer: metrics.leaseObserver,
         })
@@ -271,6 +288,7 @@ export function startProcessor(
       await coordinator.release();
       clearInterval(gaugeTimer);
       // Past the grace period, calls still running are abandoned: their records are read again.
+      breaker?.stop();
       await (outcome === "grace over" ? caller.destroy() : caller.close());
       if (ownsKinesis) kinesis.destroy();
       logger.info(
@@ -315,6 +333,10 @@ export function startProcessor(
         reason,
         inFlight: engine.inFlight,
         capacity: config.capacity,
+        endpoint:
+          breaker === undefined
+            ? { state: "closed", reason: undefined, waiting: 0 }
+            : { state: breaker.state, reason: breaker.reason, waiting: breaker.waiting },
         shards: shardStatus.shards,
       };
     },

@@ -100,6 +100,12 @@ const rules: Record<string, Rule[]> = {
   ],
   endpoint: [
     {
+      // The schema's pattern checks only the scheme; the API server's own URL parser the rest.
+      rule: "isURL(self.url)",
+      message: "spec.endpoint.url must be a valid URL (no spaces; host, then path)",
+      fieldPath: ".url",
+    },
+    {
       rule: "self.deadlineMs >= self.timeoutMs",
       message: "spec.endpoint.deadlineMs must be at least spec.endpoint.timeoutMs",
       fieldPath: ".deadlineMs",
@@ -122,6 +128,13 @@ const rules: Record<string, Rule[]> = {
       rule: "!has(self.maxBackoffMs) || !has(self.initialBackoffMs) || self.maxBackoffMs >= self.initialBackoffMs",
       message: "spec.endpoint.retry.maxBackoffMs must be at least initialBackoffMs",
       fieldPath: ".maxBackoffMs",
+    },
+  ],
+  "endpoint.outage": [
+    {
+      rule: "!has(self.maxProbeIntervalMs) || !has(self.probeIntervalMs) || self.maxProbeIntervalMs >= self.probeIntervalMs",
+      message: "spec.endpoint.outage.maxProbeIntervalMs must be at least probeIntervalMs",
+      fieldPath: ".maxProbeIntervalMs",
     },
   ],
   leases: [

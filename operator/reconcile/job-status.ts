@@ -32,6 +32,14 @@ function processorHealth(job: Job, shards: ShardProgressSummary): ConditionUpdat
       message: `Reading shard ${shards.readError.shardId} of ${job.spec.source.stream} fails: ${shards.readError.error}. The processors retry; check spec.source.stream, spec.aws and the pods' AWS identity.`,
     };
   }
+  if (shards.endpointOutage !== undefined) {
+    return {
+      type: "Degraded",
+      status: "True",
+      reason: "EndpointUnavailable",
+      message: `${job.spec.endpoint.url} is not answering (${shards.endpointOutage.pod}: ${shards.endpointOutage.reason}): the processors paused calling it and probe it every ${String(job.spec.endpoint.outage.probeIntervalMs)} ms or more; records wait in ${job.spec.source.stream} (the lag grows) and none goes to the failure policy for the outage. Check that the service is up and reachable from the processor pods.`,
+    };
+  }
   if (shards.failure !== undefined) {
     const fate = {
       deadLetter: `go to the dead-letter stream ${job.spec.deadLetter?.stream ?? ""}`,

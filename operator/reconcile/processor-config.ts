@@ -62,6 +62,7 @@ export function processorConfig(job: Job): ProcessorConfigInput {
       maxResponseBytes: spec.endpoint.maxResponseBytes,
       retry: spec.endpoint.retry,
       response: spec.endpoint.response,
+      outage: spec.endpoint.outage,
     },
     capacity: spec.capacity,
     ordering: spec.ordering,

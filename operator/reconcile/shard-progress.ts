@@ -20,6 +20,8 @@ export interface ShardProgressSummary {
   failure: { shardId: string; reason: string } | undefined;
   /** A source error a holder reports, with its shard. */
   readError: { shardId: string; error: string } | undefined;
+  /** A holder pausing its calls through an endpoint outage, with the last outage error. */
+  endpointOutage: { pod: string; reason: string } | undefined;
 }
 
 function isLive(lease: ShardLease, now: Date): boolean {
@@ -50,6 +52,7 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
     ({ progress }) => (progress?.failedPerSecond ?? 0) > 0 && progress?.lastFailure !== undefined,
   );
   const failing = reports.find(({ progress }) => progress?.lastError !== undefined);
+  const outage = reports.find(({ progress }) => progress?.endpointOutage !== undefined);
   const sum = (pick: (lease: (typeof reports)[number]) => number): number =>
     reports.reduce((total, report) => total + pick(report), 0);
   return {
@@ -74,5 +77,9 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
       failing === undefined
         ? undefined
         : { shardId: failing.lease.shardId, error: failing.progress?.lastError ?? "" },
+    endpointOutage:
+      outage === undefined
+        ? undefined
+        : { pod: outage.lease.holder, reason: outage.progress?.endpointOutage ?? "" },
   };
 }

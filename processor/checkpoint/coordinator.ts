@@ -18,6 +18,8 @@ export interface ShardCounters {
   lastError: string | undefined;
   failed: number;
   lastFailure: string | undefined;
+  /** While calls are paused through an endpoint outage: the last outage error. */
+  endpointOutage?: string | undefined;
 }
 
 export interface ShardCoordinator {

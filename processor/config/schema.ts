@@ -12,6 +12,18 @@ const isObjectPayload = (payload: { value: unknown }): boolean =>
 
 const httpUrl = /^https?:\/\/[^\s/]+/;
 
+/**
+ * A URL a client can call: a prefix check alone lets "http://svc 8080/x" through. Placeholders
+ * stand in for a value here; one in the host is refused by the request mapper, naming it.
+ */
+const isCallableUrl = (text: string): boolean => {
+  try {
+    return new URL(text.replace(/\{[^{}]*\}/g, "0")).hostname !== "";
+  } catch {
+    return false;
+  }
+};
+
 /** A Kinesis stream by name or by ARN (an ARN lets a job use another account's stream). */
 export const streamIdSchema = z
   .string()
@@ -98,11 +110,41 @@ export const responseSchema = z
     "replace: the output record is the response body. merge: the input JSON object gains the response JSON under field.",
   );
 
+export const outageSchema = z
+  .strictObject({
+    policy: z
+      .enum(["pause", "failurePolicy"])
+      .default("pause")
+      .describe(
+        "pause: while the endpoint is down (connection errors, timeouts, 429, 5xx and no answer at all), stop taking records, probe, and resume when it answers; records wait in the stream and none goes to the failure policy for the outage. failurePolicy: such records follow failurePolicy like any failed record.",
+      ),
+    failuresToOpen: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .default(5)
+      .describe("Attempts in a row failing that way which pause the calls."),
+    probeIntervalMs: milliseconds(100, 600_000)
+      .default(5_000)
+      .describe("Wait before one call probes the endpoint; doubles while probes fail."),
+    maxProbeIntervalMs: milliseconds(100, 3_600_000)
+      .default(60_000)
+      .describe("Longest wait between probes."),
+  })
+  .refine((outage) => outage.maxProbeIntervalMs >= outage.probeIntervalMs, {
+    message: "maxProbeIntervalMs must be at least probeIntervalMs",
+    path: ["maxProbeIntervalMs"],
+  })
+  .prefault({})
+  .describe("What an endpoint outage does to the job.");
+
 /** How the endpoint is called; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
 export const endpointFields = {
   url: z
     .string()
     .regex(httpUrl, "expected an http:// or https:// URL")
+    .refine(isCallableUrl, "expected a valid URL (no spaces; host, then path)")
     .max(2048)
     .describe(
       "Endpoint URL. {field} placeholders in the path or query are filled from the record's JSON fields (URL-encoded; a.b for nested fields).",
@@ -126,6 +168,7 @@ export const endpointFields = {
     .describe("Larger responses fail the record (not retried)."),
   retry: retrySchema,
   response: responseSchema,
+  outage: outageSchema,
 };
 
 /** The rules across endpoint fields, which JSON Schema cannot state (the CRD restates them in CEL). */

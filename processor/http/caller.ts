@@ -13,9 +13,15 @@ export type CallOutcome =
   | { ok: true; body: Buffer; attempts: number }
   | { ok: false; kind: FailureKind; reason: string; attempts: number; status?: number };
 
-/** Hooks for metrics; called on the hot path, so they must be cheap. */
+/** An attempt that failed: its HTTP status, if it got one, and why. */
+export interface AttemptFailure {
+  status: number | undefined;
+  reason: string;
+}
+
+/** Hooks for metrics and the outage breaker; called on the hot path, so they must be cheap. */
 export interface CallObserver {
-  attempt(seconds: number, result: "success" | FailureKind): void;
+  attempt(seconds: number, result: "success" | FailureKind, failure?: AttemptFailure): void;
   retry(): void;
 }
 
@@ -146,6 +152,7 @@ export function createCaller(options: CallerOptions): Caller {
         observer?.attempt(
           (performance.now() - started) / 1000,
           result.ok ? "success" : result.kind,
+          result.ok ? undefined : { status: result.status, reason: result.reason },
         );
         if (result.ok) return { ok: true, body: result.body, attempts: attempt };
         const failure = {

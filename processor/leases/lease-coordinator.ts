@@ -102,6 +102,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       lastFailure: counters.lastFailure,
       millisBehindLatest: counters.millisBehindLatest,
       lastError: counters.lastError,
+      endpointOutage: counters.endpointOutage,
       at: new Date().toISOString(),
     };
   };

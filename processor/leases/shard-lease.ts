@@ -26,6 +26,8 @@ export interface ShardProgress {
   millisBehindLatest: number | undefined;
   /** The last error reading the shard, cleared by the next successful read. */
   lastError: string | undefined;
+  /** While the holder pauses calls through an endpoint outage: the last outage error. */
+  endpointOutage?: string | undefined;
   /** RFC 3339 time of the write. */
   at: string;
 }

@@ -34,6 +34,16 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     help: "User records of aggregates outside the shard's hash key range, skipped (the producer sent them again).",
     registers,
   });
+  const endpointPaused = new Gauge({
+    name: "aej_endpoint_paused",
+    help: "1 while calls are paused through an endpoint outage (outage policy pause), else 0.",
+    registers,
+  });
+  const endpointOutages = new Counter({
+    name: "aej_endpoint_outages_total",
+    help: "Times calls were paused because the endpoint stopped answering.",
+    registers,
+  });
   const recordsOut = new Counter({
     name: "aej_records_out_total",
     help: "Enriched records written to the sink stream.",
@@ -175,6 +185,8 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     kplAggregates,
     kplPassedWhole,
     kplMisplaced,
+    endpointPaused,
+    endpointOutages,
     recordsOut,
     failedOutcomes,
     inFlight,

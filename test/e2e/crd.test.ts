@@ -117,6 +117,21 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       /spec\.endpoint\.url: Invalid value: "ftp:\/\/scoring\/score"/,
     ],
     [
+      "a URL with a space in its host",
+      { endpoint: { url: "http://svc 8080/x" } },
+      /spec\.endpoint\.url: Invalid value: .*must be a valid URL/,
+    ],
+    [
+      "outage probes whose ceiling is below their start",
+      {
+        endpoint: {
+          url: "http://s",
+          outage: { probeIntervalMs: 5_000, maxProbeIntervalMs: 1_000 },
+        },
+      },
+      /spec\.endpoint\.outage\.maxProbeIntervalMs: Invalid value: .*must be at least probeIntervalMs/,
+    ],
+    [
       "a lease renewed no sooner than it expires",
       { leases: { leaseDurationSeconds: 5, renewIntervalMs: 5_000 } },
       /spec\.leases\.renewIntervalMs: Invalid value: .*must be shorter than spec\.leases\.leaseDurationSeconds/,
@@ -171,6 +186,16 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       assert.match(refusal, message);
     });
   }
+
+  test("a URL template with placeholders in its path and query is a valid URL for the API server", () => {
+    const refusal = apply(
+      cluster,
+      job("url-template", {
+        endpoint: { url: "https://scoring.shop.svc:8080/c/{customer.id}/score?q={q}" },
+      }),
+    );
+    assert.equal(refusal, undefined);
+  });
 
   test("a job whose name cannot be a label value is refused at apply", () => {
     const refusal = apply(cluster, job("a".repeat(64), {}));

@@ -55,6 +55,9 @@ describe("failures against the Kinesis emulator", () => {
         timeoutMs: 300,
         deadlineMs: 2_000,
         retry: { maxAttempts: 3, initialBackoffMs: 5, maxBackoffMs: 20 },
+        // At the end of the stream only failing records are left, which pause would take for an
+        // outage and wait out; this test is about where failures go.
+        outage: { policy: "failurePolicy" },
       },
       capacity: 60,
     });

@@ -69,6 +69,12 @@ describe("processor config schema", () => {
       maxResponseBytes: 1024 * 1024,
       retry: { maxAttempts: 3, initialBackoffMs: 100, maxBackoffMs: 10_000 },
       response: { mode: "replace" },
+      outage: {
+        policy: "pause",
+        failuresToOpen: 5,
+        probeIntervalMs: 5_000,
+        maxProbeIntervalMs: 60_000,
+      },
       headers: [],
     });
     assert.equal(config.capacity, 10);
@@ -177,6 +183,23 @@ describe("processor config schema", () => {
       "endpoint.deadlineMs: deadlineMs must be at least timeoutMs",
     ]);
     assert.deepEqual(problems(withEndpoint({ timeoutMs: 1_000, deadlineMs: 1_000 })), []);
+  });
+
+  test("an endpoint URL a client cannot call is refused, naming endpoint.url; URL templates are not", () => {
+    assert.deepEqual(problems(withEndpoint({ url: "http://svc 8080/x" })), [
+      "endpoint.url: expected a valid URL (no spaces; host, then path)",
+    ]);
+    assert.deepEqual(
+      problems(withEndpoint({ url: "https://scoring.shop.svc:8080/c/{customer.id}?q={q}" })),
+      [],
+    );
+  });
+
+  test("an outage maxProbeIntervalMs below probeIntervalMs is refused, naming it", () => {
+    assert.deepEqual(
+      paths(withEndpoint({ outage: { probeIntervalMs: 5_000, maxProbeIntervalMs: 1_000 } })),
+      ["endpoint.outage.maxProbeIntervalMs"],
+    );
   });
 
   test("a GET that would send the record as its body is refused, naming endpoint.body", () => {

@@ -47,6 +47,7 @@ const shards: ShardProgressSummary = {
   failedPerSecond: 0,
   failure: undefined,
   readError: undefined,
+  endpointOutage: undefined,
 };
 
 /** Every pod ready and on the current spec: only the shards decide Ready. */
@@ -152,6 +153,22 @@ describe("Degraded", () => {
     assert.match(degraded.message, /Reading shard shardId-000000000002 of orders fails/);
     assert.match(degraded.message, /ResourceNotFoundException: Stream orders not found/);
     assert.match(degraded.message, /spec\.source\.stream/);
+    assert.equal(condition(result, "Ready")?.status, "True", "the shards are still held");
+  });
+
+  test("an endpoint outage: Degraded True, EndpointUnavailable, saying records wait in the stream; before failing records", () => {
+    const result = status(
+      allReady({
+        endpointOutage: { pod: "orders-processor-a", reason: "ECONNREFUSED: connect refused" },
+        failedPerSecond: 2,
+        failure: { shardId: "shardId-000000000001", reason: "HTTP 404" },
+      }),
+    );
+    assert.equal(result.phase, "Degraded");
+    const degraded = condition(result, "Degraded");
+    assert.equal(degraded?.reason, "EndpointUnavailable");
+    assert.match(degraded.message, /is not answering \(orders-processor-a: ECONNREFUSED/);
+    assert.match(degraded.message, /records wait in orders/);
     assert.equal(condition(result, "Ready")?.status, "True", "the shards are still held");
   });
 

@@ -41,6 +41,7 @@ const healthy: Observed = {
     failedPerSecond: 0,
     failure: undefined,
     readError: undefined,
+    endpointOutage: undefined,
   },
 };
 

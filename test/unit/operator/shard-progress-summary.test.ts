@@ -130,6 +130,7 @@ describe("what counts", () => {
       failedPerSecond: 0,
       failure: undefined,
       readError: undefined,
+      endpointOutage: undefined,
     });
   });
 });
@@ -344,6 +345,22 @@ describe("figures", () => {
     assert.deepEqual(summary.readError, {
       shardId: id(1),
       error: "ResourceNotFoundException: stream orders",
+    });
+  });
+
+  test("endpointOutage is an outage a live holder reports while its calls are paused, with the pod", () => {
+    const summary = summarizeShards(
+      [
+        held(0, "pod-a"),
+        held(1, "pod-b", {
+          progress: figures("pod-b", { endpointOutage: "ECONNREFUSED: connect refused" }),
+        }),
+      ],
+      now,
+    );
+    assert.deepEqual(summary.endpointOutage, {
+      pod: "pod-b",
+      reason: "ECONNREFUSED: connect refused",
     });
   });
 
