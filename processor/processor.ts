@@ -3,12 +3,12 @@
 // the few dependencies a test or the demo may replace (Kinesis client, checkpoint store, logger).
 import { hostname } from "node:os";
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
-import { CoordinationV1Api, type KubeConfig } from "@kubernetes/client-node";
+import type { KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { createCheckpointer } from "./checkpoint/checkpointer.ts";
-import { LeaseLostError, type ShardCoordinator } from "./checkpoint/coordinator.ts";
-import { createSingleWorkerCoordinator } from "./checkpoint/single-worker.ts";
-import { createMemoryCheckpointStore, type CheckpointStore } from "./checkpoint/store.ts";
+import { LeaseLostError } from "./checkpoint/coordinator.ts";
+import { coordinatorFor } from "./checkpoint/coordinator-for.ts";
+import type { CheckpointStore } from "./checkpoint/store.ts";
 import { maxPendingRecordsPerShard, type ProcessorConfig } from "./config/schema.ts";
 import { createGradientLimit } from "./engine/adaptive-limit.ts";
 import { createAsyncWait } from "./engine/async-wait.ts";
@@ -19,12 +19,10 @@ import { createResponseMapper } from "./http/response-mapping.ts";
 import { createKinesisClient } from "./kinesis/client.ts";
 import { describeError } from "./kinesis/errors.ts";
 import { fixStartPosition } from "./kinesis/start-position.ts";
-import { loadKubeConfig } from "./leases/kube-config.ts";
-import { createLeaseCoordinator } from "./leases/lease-coordinator.ts";
-import { createPutBatcher, type RecordSink } from "./kinesis/put-batcher.ts";
 import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
 import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
+import { deadlineFailure, internalFailure, isDrop } from "./pipeline/call-failures.ts";
 import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
 import {
   outageBreakerFor,
@@ -33,6 +31,8 @@ import {
 } from "./pipeline/pause-through-outage.ts";
 import { createRouter } from "./pipeline/route.ts";
 import { createShardSupervisor, type ShardStatus } from "./pipeline/shard-supervisor.ts";
+import { createSinks } from "./pipeline/sinks.ts";
+import { shutDown } from "./shutdown.ts";
 
 export interface ProcessorDependencies {
   kinesis?: KinesisClient;
@@ -88,25 +88,8 @@ export function startProcessor(
     env: dependencies.env ?? process.env,
     observer: withOutageObserver(metrics.callObserver, breaker),
   });
-  const sinkFor = (sink: ProcessorConfig["sink"], role: "sink" | "deadLetter"): RecordSink =>
-    createPutBatcher({
-      client: kinesis,
-      stream: sink.stream,
-      maxBatchRecords: sink.maxBatchRecords,
-      maxBatchBytes: sink.maxBatchBytes,
-      lingerMs: sink.lingerMs,
-      maxInFlightBatches: sink.maxInFlightBatches ?? (config.ordering === "ordered" ? 1 : 4),
-      observer: {
-        ...metrics.sinkObserver(role),
-        shardMapFailed: (reason) => {
-          logger.warn({ role, reason }, "ListShards failed: aggregating per hash key meanwhile");
-        },
-      },
-      aggregation: sink.aggregation.enabled ? sink.aggregation : undefined,
-    });
-  const sink = sinkFor(config.sink, "sink");
-  const deadLetter =
-    config.deadLetter === undefined ? undefined : sinkFor(config.deadLetter, "deadLetter");
+  const sinks = createSinks(config, kinesis, metrics, logger);
+  const { sink, deadLetter } = sinks;
 
   let failure: string | undefined;
   let stopping: Promise<void> | undefined;
@@ -160,20 +143,8 @@ export function startProcessor(
         : pauseThroughOutages(enrich, breaker, config.endpoint.outage.probeIntervalMs),
     // The caller's deadline ends every call first; this bound only catches a bug below it.
     timeoutMs: config.endpoint.deadlineMs + 5_000,
-    onTimeout: () => ({
-      ok: false,
-      reason: `no result within the deadline (${config.endpoint.deadlineMs} ms)`,
-      kind: "deadline",
-      attempts: 0,
-      startedAt: Date.now(),
-    }),
-    onError: (_record, error) => ({
-      ok: false,
-      reason: describeError(error),
-      kind: "internal",
-      attempts: 0,
-      startedAt: Date.now(),
-    }),
+    onTimeout: () => deadlineFailure(config.endpoint),
+    onError: (_record, error) => internalFailure(error),
     emit: (record, result) => {
       if (!result.ok) shards.noteFailure(record.shardId, result.reason);
       return route(record, result);
@@ -182,39 +153,24 @@ export function startProcessor(
       fail(`emitting a result failed: ${describeError(error)}`);
     },
     limiter,
-    // Overload, for the limiter: timed out, refused, 429 or 5xx, or failed after retries.
-    isDrop: (result) =>
-      !result.ok &&
-      (result.attempts > 1 ||
-        result.kind === "timeout" ||
-        result.kind === "network" ||
-        result.kind === "deadline" ||
-        result.status === 429 ||
-        (result.status ?? 0) >= 500),
+    isDrop,
   });
   metrics.capacity.set(config.capacity);
   metrics.concurrencyLimit.set(engine.limit);
 
-  const coordination = config.coordination;
-  const coordinator: ShardCoordinator =
-    coordination.type === "kubernetes"
-      ? createLeaseCoordinator({
-          api: (dependencies.kubeConfig ?? loadKubeConfig()).makeApiClient(CoordinationV1Api),
-          config: coordination,
-          workerId,
-          counters: (shardId) => {
-            const counters = shards.counters(shardId);
-            return counters === undefined || breaker === undefined || breaker.state === "closed"
-              ? counters
-              : { ...counters, endpointOutage: breaker.reason ?? "no answer" };
-          },
-          logger,
-          observer: metrics.leaseObserver,
-        })
-      : createSingleWorkerCoordinator(
-          dependencies.checkpointStore ?? createMemoryCheckpointStore(),
-          config.source.shardDiscoveryIntervalMs,
-        );
+  const coordinator = coordinatorFor(config, {
+    workerId,
+    counters: (shardId) => {
+      const counters = shards.counters(shardId);
+      return counters === undefined || breaker === undefined || breaker.state === "closed"
+        ? counters
+        : { ...counters, endpointOutage: breaker.reason ?? "no answer" };
+    },
+    kubeConfig: dependencies.kubeConfig,
+    checkpointStore: dependencies.checkpointStore,
+    metrics,
+    logger,
+  });
   const checkpointer = createCheckpointer(
     coordinator,
     (shardId, error) => {
@@ -238,7 +194,9 @@ export function startProcessor(
     checkpointer,
     submit: (record) => engine.submit(record),
     handoverDrainMs:
-      coordination.type === "kubernetes" ? (coordination.leaseDurationSeconds * 1000) / 2 : 0,
+      config.coordination.type === "kubernetes"
+        ? (config.coordination.leaseDurationSeconds * 1000) / 2
+        : 0,
     metrics,
     logger,
   });
@@ -252,12 +210,6 @@ export function startProcessor(
   }, 1_000);
   gaugeTimer.unref();
 
-  const drain = async (): Promise<void> => {
-    await shards.stop();
-    await engine.drained();
-    await Promise.all([sink.flush(), deadLetter?.flush()]);
-  };
-
   const stop = (reason = "stop requested"): Promise<void> => {
     stopping ??= (async () => {
       logger.info(
@@ -265,32 +217,21 @@ export function startProcessor(
         "draining: stop reading, finish in-flight work, flush, checkpoint",
       );
       clearInterval(checkpointTimer);
-      // Syncing stops with reading: keep the shards' Leases alive until they are released.
-      const renewal = setInterval(() => {
-        void coordinator.renew();
-      }, coordinator.syncIntervalMs);
-      let graceTimer: NodeJS.Timeout | undefined;
-      const graceOver = new Promise<"grace over">((resolve) => {
-        graceTimer = setTimeout(resolve, config.shutdownGraceMs, "grace over");
-      });
-      const outcome = await Promise.race([drain().then(() => "drained" as const), graceOver]);
-      clearTimeout(graceTimer);
-      clearInterval(renewal);
-      if (outcome === "grace over") {
-        sink.abort();
-        deadLetter?.abort();
-        logger.warn(
-          { inFlight: engine.inFlight, unwritten: sink.unacknowledged },
-          "shutdown grace period over: checkpointing only what was written; the rest will be read again",
-        );
-      }
-      await checkpointer.flush(shards.trackers());
-      await coordinator.release();
+      await shutDown(
+        {
+          logger,
+          shards,
+          engine,
+          sinks,
+          checkpointer,
+          coordinator,
+          caller,
+          breaker,
+          ownKinesis: ownsKinesis ? kinesis : undefined,
+        },
+        config.shutdownGraceMs,
+      );
       clearInterval(gaugeTimer);
-      // Past the grace period, calls still running are abandoned: their records are read again.
-      breaker?.stop();
-      await (outcome === "grace over" ? caller.destroy() : caller.close());
-      if (ownsKinesis) kinesis.destroy();
       logger.info(
         {
           checkpoints: shards.status().shards.map((shard) => [shard.shardId, shard.checkpoint]),
