@@ -143,6 +143,33 @@ describe("data path against the Kinesis emulator", () => {
     assert.deepEqual(sortedIds(await readAllRecords(emulator.client, streams.sink)), range(0, 100));
   });
 
+  test("a stop past its grace period abandons calls still running instead of waiting out their deadline", async () => {
+    const hanging = await startScriptedEndpoint(() => ({ hang: true }));
+    const streams = await createStreams(emulator, 1);
+    await produce(emulator, streams.source, jsonRecords(5));
+    const processor = runProcessor(emulator, streams, {
+      endpoint: {
+        url: hanging.url,
+        timeoutMs: 20_000,
+        deadlineMs: 20_000,
+        outage: { policy: "failurePolicy" },
+      },
+      shutdownGraceMs: 300,
+    });
+    await waitFor(
+      () => Promise.resolve(hanging.requests.length),
+      (calls) => calls >= 5,
+      { timeoutMs: 10_000, what: "the calls running" },
+    );
+    const stopping = performance.now();
+    await processor.stop();
+    const took = performance.now() - stopping;
+    await hanging.close();
+    assert.ok(took < 3_000, `stopped in ${took.toFixed(0)} ms, not after the 20 s deadline`);
+    assert.deepEqual(await readAllRecords(emulator.client, streams.sink), []);
+    assert.deepEqual(await readAllRecords(emulator.client, streams.deadLetter), []);
+  });
+
   test("a dead-letter stream refusing writes holds a shard at maxPendingRecordsPerShard, not the backlog, and loses nothing once it exists", async () => {
     // Every tenth record fails (no retries) and goes to a dead-letter stream that does not exist.
     const failing = await startScriptedEndpoint((request) =>
