@@ -2,8 +2,9 @@
 // rule against maxRecordBytes named by field, and the operator passing it on only when it is on.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { jobSpecSchema, type JobSpecInput } from "../../operator/api/job-schema.ts";
+import type { JobSpecInput } from "../../operator/api/job-schema.ts";
 import type { Job } from "../../operator/reconcile/job.ts";
+import { jobWith } from "./operator/job-fixture.ts";
 import { processorConfig } from "../../operator/reconcile/processor-config.ts";
 import { ConfigError, validateConfig } from "../../processor/config/load.ts";
 
@@ -24,20 +25,8 @@ const problems = (raw: unknown): readonly string[] => {
   return [];
 };
 
-const job = (spec: Partial<JobSpecInput>): Job => ({
-  namespace: "shop",
-  name: "orders",
-  uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
-  generation: 1,
-  spec: jobSpecSchema.parse({
-    aws: { region: "eu-west-1" },
-    source: { stream: "orders" },
-    sink: { stream: "orders-enriched" },
-    deadLetter: { stream: "orders-dead" },
-    endpoint: { url: "http://scoring.shop.svc:8080/score" },
-    ...spec,
-  }),
-});
+const job = (spec: Partial<JobSpecInput>): Job =>
+  jobWith({ deadLetter: { stream: "orders-dead" }, failurePolicy: "deadLetter", ...spec });
 
 describe("sink aggregation config", () => {
   test("is off by default, with the KPL's size limit and 1,000 records", () => {

@@ -2,8 +2,9 @@
 // the limit the limiter sets, never more than capacity, cancelling nothing when it falls.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { jobSpecSchema, type JobSpecInput } from "../../../operator/api/job-schema.ts";
+import type { JobSpecInput } from "../../../operator/api/job-schema.ts";
 import type { Job } from "../../../operator/reconcile/job.ts";
+import { jobWith } from "../operator/job-fixture.ts";
 import { processorConfig } from "../../../operator/reconcile/processor-config.ts";
 import { processorConfigSchema } from "../../../processor/config/schema.ts";
 import { createAsyncWait } from "../../../processor/engine/async-wait.ts";
@@ -162,20 +163,8 @@ describe("adaptive concurrency in the config and the job", () => {
     endpoint: { url: "http://scoring:8080/score" },
     failurePolicy: "drop",
   } as const;
-  const job = (spec: Partial<JobSpecInput>): Job => ({
-    namespace: "shop",
-    name: "orders",
-    uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
-    generation: 1,
-    spec: jobSpecSchema.parse({
-      aws: { region: "eu-west-1" },
-      source: { stream: "orders" },
-      sink: { stream: "orders-enriched" },
-      endpoint: { url: "https://scoring.shop.svc/score" },
-      failurePolicy: "drop",
-      ...spec,
-    }),
-  });
+  const job = (spec: Partial<JobSpecInput>): Job =>
+    jobWith({ endpoint: { url: "https://scoring.shop.svc/score" }, ...spec });
 
   test("it is off by default, with minLimit 5 and latencyTolerance 1.1", () => {
     assert.deepEqual(processorConfigSchema.parse(minimal).adaptiveConcurrency, {

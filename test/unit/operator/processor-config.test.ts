@@ -2,26 +2,14 @@
 // fixed to the job's creation, the pending bound is passed through only when the job sets it.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import { jobSpecSchema, type JobSpecInput } from "../../../operator/api/job-schema.ts";
+import type { JobSpecInput } from "../../../operator/api/job-schema.ts";
 import type { Job } from "../../../operator/reconcile/job.ts";
+import { jobWith } from "./job-fixture.ts";
 import { processorConfig } from "../../../operator/reconcile/processor-config.ts";
 import { processorConfigSchema } from "../../../processor/config/schema.ts";
 
-const job = (spec: Partial<JobSpecInput>, createdAt?: string): Job => ({
-  namespace: "shop",
-  name: "orders",
-  uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
-  generation: 1,
-  ...(createdAt === undefined ? {} : { createdAt }),
-  spec: jobSpecSchema.parse({
-    aws: { region: "eu-west-1" },
-    source: { stream: "orders" },
-    sink: { stream: "orders-enriched" },
-    endpoint: { url: "http://scoring.shop.svc:8080/score" },
-    failurePolicy: "drop",
-    ...spec,
-  }),
-});
+const job = (spec: Partial<JobSpecInput>, createdAt?: string): Job =>
+  jobWith(spec, createdAt === undefined ? {} : { createdAt });
 
 const config = (input: Job) => processorConfigSchema.parse(processorConfig(input));
 
