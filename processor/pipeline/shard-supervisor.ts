@@ -12,6 +12,7 @@ import { describeError } from "../kinesis/errors.ts";
 import { listShards } from "../kinesis/list-shards.ts";
 import { readShard, type SourceRecord } from "../kinesis/shard-reader.ts";
 import type { ShardInfo } from "../kinesis/shard-lineage.ts";
+import { laterCheckpoint } from "../kinesis/kpl/extended-sequence-number.ts";
 import type { FixedStartPosition } from "../kinesis/start-position.ts";
 import type { ExtractStats } from "../kinesis/user-records.ts";
 import type { ProcessorMetrics } from "../metrics/processor-metrics.ts";
@@ -60,6 +61,13 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   const readings = new Map<string, Reading>();
   /** Shards this processor read to their end, until they expire from the stream's listing. */
   const finished = new Set<string>();
+  /**
+   * Trackers of shards dropped while read here (a Lease not renewed in time, taken, released):
+   * they go on counting what was in flight as it is written. If the shard comes back, reading
+   * resumes after the later of its Lease's checkpoint and what this processor had written since,
+   * instead of replaying that from an old checkpoint it could not write meanwhile.
+   */
+  const dropped = new Map<string, ShardTracker>();
   /** Readers of shards given up, still winding down; awaited at stop. */
   const stopping = new Set<Promise<void>>();
   let listed: ShardInfo[] | undefined;
@@ -134,6 +142,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     if (reading === undefined || reading.status.state === "finished") return;
     reading.aborter.abort();
     readings.delete(shardId);
+    dropped.set(shardId, reading.tracker);
     checkpointer.forget(shardId);
     metrics.millisBehindLatest.remove(shardId);
     stopping.add(reading.done);
@@ -235,6 +244,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       listedAt = performance.now();
       const listedIds = new Set(listed.map((shard) => shard.shardId));
       for (const shardId of finished) if (!listedIds.has(shardId)) finished.delete(shardId);
+      for (const shardId of dropped.keys()) if (!listedIds.has(shardId)) dropped.delete(shardId);
     }
     const { checkpoints, owned } = await coordinator.sync(listed);
     for (const [shardId, reading] of readings) {
@@ -254,7 +264,9 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         !finished.has(shardId) &&
         checkpoints.get(shardId) !== SHARD_END
       ) {
-        startReading(shard, checkpoints.get(shardId));
+        const written = dropped.get(shardId)?.checkpointable;
+        dropped.delete(shardId);
+        startReading(shard, laterCheckpoint(checkpoints.get(shardId), written));
       }
     }
     discovered = true;

@@ -78,3 +78,16 @@ export function resumePosition(checkpoint: ExtendedSequenceNumber): ResumePositi
     StartingSequenceNumber: checkpoint.sequenceNumber,
   };
 }
+
+/**
+ * The later of two checkpoints (either may be missing). A checkpoint that names no position
+ * (SHARD_END) wins: nothing of the shard is left.
+ */
+export function laterCheckpoint(a: string | undefined, b: string | undefined): string | undefined {
+  if (a === undefined || b === undefined) return a ?? b;
+  const positionA = parseCheckpoint(a);
+  const positionB = parseCheckpoint(b);
+  if (positionA === undefined) return a;
+  if (positionB === undefined) return b;
+  return compareExtendedSequenceNumbers(positionA, positionB) >= 0 ? a : b;
+}

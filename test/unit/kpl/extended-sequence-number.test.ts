@@ -8,6 +8,7 @@ import {
   compareExtendedSequenceNumbers,
   formatCheckpoint,
   isAfterCheckpoint,
+  laterCheckpoint,
   parseCheckpoint,
   resumePosition,
   type ExtendedSequenceNumber,
@@ -120,4 +121,14 @@ test("resuming after a whole record starts after it, and skips nothing of the ne
   });
   assert.equal(isAfterCheckpoint(at(sequence, 999), checkpoint), false);
   assert.equal(isAfterCheckpoint(at(`${BigInt(sequence) + 1n}`, 0), checkpoint), true);
+});
+
+test("laterCheckpoint takes the later position, either missing, and SHARD_END over any", () => {
+  assert.equal(laterCheckpoint(undefined, undefined), undefined);
+  assert.equal(laterCheckpoint("10", undefined), "10");
+  assert.equal(laterCheckpoint(undefined, "10/3"), "10/3");
+  assert.equal(laterCheckpoint("9", "10/0"), "10/0");
+  assert.equal(laterCheckpoint("10/3", "10"), "10", "a whole record comes after its sub-records");
+  assert.equal(laterCheckpoint("100", "99"), "100", "numeric, not by string");
+  assert.equal(laterCheckpoint("SHARD_END", "99"), "SHARD_END");
 });

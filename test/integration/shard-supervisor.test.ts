@@ -1,0 +1,96 @@
+// The shard supervisor against the real Kinesis emulator, with a coordinator standing in for an API
+// server that froze: checkpoint writes fail, the shard is lost, then granted back. Reading resumes
+// after what this processor had already written, not from the old checkpoint on the Lease.
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { pino } from "pino";
+import { createCheckpointer } from "../../processor/checkpoint/checkpointer.ts";
+import type { ShardCoordinator } from "../../processor/checkpoint/coordinator.ts";
+import { acknowledge } from "../../processor/checkpoint/tracker.ts";
+import type { SourceRecord } from "../../processor/kinesis/shard-reader.ts";
+import { createProcessorMetrics } from "../../processor/metrics/processor-metrics.ts";
+import { createShardSupervisor } from "../../processor/pipeline/shard-supervisor.ts";
+import {
+  createStreams,
+  jsonRecords,
+  produce,
+  startKinesisEmulator,
+  type KinesisEmulator,
+} from "../support/test-bed.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+let emulator: KinesisEmulator;
+before(async () => {
+  emulator = await startKinesisEmulator();
+});
+after(async () => {
+  await emulator.stop();
+});
+
+test("a shard lost and granted back resumes after what was written meanwhile, though no checkpoint could be", async () => {
+  const streams = await createStreams(emulator, 1);
+  await produce(emulator, streams.source, jsonRecords(100));
+  let owning = true;
+  let lose: (shardId: string, reason: string) => void = () => undefined;
+  const coordinator: ShardCoordinator = {
+    syncIntervalMs: 100,
+    sync: (listed) =>
+      Promise.resolve({
+        checkpoints: new Map(),
+        owned: new Set(owning ? listed.map((shard) => shard.shardId) : []),
+      }),
+    put: () => Promise.reject(new Error("the API server does not answer")),
+    renew: () => Promise.resolve(),
+    release: () => Promise.resolve(),
+    onLost: (listener) => {
+      lose = listener;
+    },
+    onHandoffRequested: () => undefined,
+    handOver: () => Promise.resolve(),
+  };
+  const checkpointer = createCheckpointer(coordinator, () => undefined);
+  const submitted: string[] = [];
+  const supervisor = createShardSupervisor({
+    client: emulator.client,
+    source: {
+      stream: streams.source,
+      startPosition: { type: "TRIM_HORIZON" },
+      maxRecordsPerFetch: 1_000,
+      idleTimeBetweenReadsMs: 200,
+      shardDiscoveryIntervalMs: 1_000,
+    },
+    startPosition: { type: "TRIM_HORIZON" },
+    maxPendingRecords: 1_000,
+    coordinator,
+    checkpointer,
+    // Written at once: the sink acknowledges every record.
+    submit: (record: SourceRecord) => {
+      submitted.push(record.sequenceNumber);
+      acknowledge(record.receipt);
+      return undefined;
+    },
+    handoverDrainMs: 0,
+    metrics: createProcessorMetrics("test", { defaultMetrics: false }),
+    logger: pino({ level: "silent" }),
+  });
+  supervisor.start();
+  await waitFor(
+    () => Promise.resolve(submitted.length),
+    (count) => count >= 100,
+    { timeoutMs: 10_000, what: "the first 100 records read" },
+  );
+  void checkpointer.flush(supervisor.trackers());
+  owning = false;
+  lose("shardId-000000000000", "not renewed within the lease duration");
+  await produce(emulator, streams.source, jsonRecords(50, 20, 100));
+  owning = true;
+  await waitFor(
+    () => Promise.resolve(submitted.length),
+    (count) => count >= 150,
+    { timeoutMs: 10_000, what: "the next 50 records read" },
+  );
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await supervisor.stop();
+  assert.equal(submitted.length, 150, "nothing written before the loss was read again");
+  assert.equal(new Set(submitted).size, 150);
+});
