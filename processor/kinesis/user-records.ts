@@ -5,6 +5,7 @@
 // on resume. Each user record checkpoints as the extended sequence number after it.
 import type { _Record } from "@aws-sdk/client-kinesis";
 import { deaggregate, type RejectionReason, type UserRecord } from "./kpl/deaggregate.ts";
+import { startsWithKplMagic } from "./kpl/envelope.ts";
 import {
   checkpointAfter,
   formatCheckpoint,
@@ -32,6 +33,22 @@ export interface ExtractStats {
   outOfRange: number;
 }
 
+const plainUserRecord = (
+  record: _Record,
+  data: Uint8Array,
+  sequenceNumber: string,
+): ReadUserRecord => ({
+  data,
+  partitionKey: record.PartitionKey ?? "",
+  explicitHashKey: undefined,
+  sequenceNumber,
+  subSequenceNumber: undefined,
+  subRecordCount: 1,
+  aggregated: false,
+  arrivedAt: record.ApproximateArrivalTimestamp,
+  checkpoint: sequenceNumber,
+});
+
 export function userRecordsOf(
   records: readonly _Record[],
   hashKeyRange: HashKeyRange | undefined,
@@ -42,8 +59,16 @@ export function userRecordsOf(
   let userRecords = 0;
   for (const record of records) {
     const sequenceNumber = record.SequenceNumber ?? "";
+    const data = record.Data ?? new Uint8Array();
+    const position = { sequenceNumber, subSequenceNumber: undefined };
+    if (!startsWithKplMagic(data)) {
+      // The common case, on the hot path: a plain record is its own user record.
+      batches.push({ position, records: [plainUserRecord(record, data, sequenceNumber)] });
+      userRecords++;
+      continue;
+    }
     const { records: all, rejected } = deaggregate({
-      data: record.Data ?? new Uint8Array(),
+      data,
       partitionKey: record.PartitionKey ?? "",
       sequenceNumber,
     });
@@ -60,7 +85,7 @@ export function userRecordsOf(
         checkpoint: formatCheckpoint(checkpointAfter(user)),
       }));
     userRecords += kept.length;
-    batches.push({ position: { sequenceNumber, subSequenceNumber: undefined }, records: kept });
+    batches.push({ position, records: kept });
   }
   return { batches, userRecords, stats };
 }
