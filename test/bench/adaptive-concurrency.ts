@@ -15,6 +15,7 @@ import type { SourceRecord } from "../../processor/kinesis/shard-reader.ts";
 import { createProcessorMetrics } from "../../processor/metrics/processor-metrics.ts";
 import { createEnricher, type Enrichment } from "../../processor/pipeline/enrich.ts";
 import { createRouter } from "../../processor/pipeline/route.ts";
+import { deadlineFailure, internalFailure } from "../../processor/pipeline/call-failures.ts";
 
 export interface ConcurrencyRun {
   /** Records emitted per second in the measured window. */
@@ -87,14 +88,8 @@ export async function concurrencyRun(options: {
       return result;
     },
     timeoutMs: config.endpoint.deadlineMs + 5_000,
-    onTimeout: () => ({
-      ok: false,
-      reason: "timeout",
-      kind: "deadline",
-      attempts: 0,
-      startedAt: 0,
-    }),
-    onError: () => ({ ok: false, reason: "error", kind: "internal", attempts: 0, startedAt: 0 }),
+    onTimeout: () => deadlineFailure(config.endpoint),
+    onError: (_record, error) => internalFailure(error),
     emit: createRouter({
       config,
       sink,

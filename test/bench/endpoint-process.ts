@@ -9,18 +9,14 @@ export interface EndpointProcess {
   stop(): Promise<void>;
 }
 
-export async function startEndpointProcess(latencyMs: number): Promise<EndpointProcess> {
-  const child = spawn(
-    process.execPath,
-    [
-      join(import.meta.dirname, "../../demo/endpoint.ts"),
-      "--port",
-      "0",
-      "--latency-ms",
-      String(latencyMs),
-    ],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
+/** Starts an HTTP server script in a child process and resolves once it printed its {"url"}. */
+export async function startServerProcess(
+  script: string,
+  args: readonly string[],
+): Promise<EndpointProcess> {
+  const child = spawn(process.execPath, [script, ...args], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const exited = new Promise<void>((resolve) => {
     child.once("exit", () => {
       resolve();
@@ -40,5 +36,14 @@ export async function startEndpointProcess(latencyMs: number): Promise<EndpointP
       };
     }
   }
-  throw new Error("the endpoint process exited before it listened");
+  throw new Error(`${script} exited before it listened`);
+}
+
+export function startEndpointProcess(latencyMs: number): Promise<EndpointProcess> {
+  return startServerProcess(join(import.meta.dirname, "../../demo/endpoint.ts"), [
+    "--port",
+    "0",
+    "--latency-ms",
+    String(latencyMs),
+  ]);
 }

@@ -8,45 +8,17 @@
 // free of the client's scheduling delays on a busy machine): count, p50 and p99 in ms.
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { spawn } from "node:child_process";
-import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
-
-export interface QueueingEndpoint {
-  url: string;
-  stop(): Promise<void>;
-}
+import { startServerProcess, type EndpointProcess } from "./endpoint-process.ts";
 
 /** Starts the endpoint in a child process. */
-export async function startQueueingEndpoint(
-  baseMs: number,
-  knee: number,
-): Promise<QueueingEndpoint> {
-  const child = spawn(
-    process.execPath,
-    [import.meta.filename, "--base-ms", String(baseMs), "--knee", String(knee)],
-    { stdio: ["ignore", "pipe", "inherit"] },
-  );
-  const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => {
-      resolve();
-    });
-  });
-  const lines = createInterface({ input: child.stdout });
-  for await (const line of lines) {
-    const { url } = JSON.parse(line) as { url?: string };
-    if (url !== undefined) {
-      lines.close();
-      return {
-        url,
-        stop: async () => {
-          child.kill("SIGTERM");
-          await exited;
-        },
-      };
-    }
-  }
-  throw new Error("the queueing endpoint exited before it listened");
+export function startQueueingEndpoint(baseMs: number, knee: number): Promise<EndpointProcess> {
+  return startServerProcess(import.meta.filename, [
+    "--base-ms",
+    String(baseMs),
+    "--knee",
+    String(knee),
+  ]);
 }
 
 function serve(baseMs: number, knee: number): void {
