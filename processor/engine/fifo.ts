@@ -16,6 +16,14 @@ export class Fifo<T> {
     return this.items[this.head];
   }
 
+  /** Takes every item, in order, leaving the queue empty. */
+  drain(): T[] {
+    const items = this.items.slice(this.head) as T[];
+    this.items = [];
+    this.head = 0;
+    return items;
+  }
+
   shift(): T | undefined {
     if (this.head >= this.items.length) return undefined;
     const item = this.items[this.head];

@@ -11,6 +11,7 @@ import { aborted, pause } from "../util/pause.ts";
 import { onThrottled, onWritten, sendTimeMs, type SendRate } from "./aimd.ts";
 import { streamParameter } from "./client.ts";
 import { isThrottling } from "./errors.ts";
+import { takeKeyOrderedBatch } from "./key-ordered-batch.ts";
 import {
   aggregatingPacker,
   plainPacker,
@@ -58,6 +59,8 @@ export interface PutBatcherOptions {
   observer: SinkObserver;
   /** KPL aggregation on write; off when absent. */
   aggregation?: SinkAggregation | undefined;
+  /** Ordered mode: one entry per key in a call, so a retried entry is never overtaken by its key. */
+  keyOrdered?: boolean;
 }
 
 /** What a record weighs in the buffer's byte bound (partition keys counted in UTF-16 units). */
@@ -111,7 +114,18 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
     }
   };
 
+  const takeKeyOrdered = (): PutEntry[] => {
+    const { batch, bytes, left } = takeKeyOrderedBatch(buffer.drain(), {
+      maxRecords: maxBatchRecords,
+      maxBytes: maxBatchBytes,
+    });
+    for (const entry of left) buffer.push(entry);
+    bufferedBytes -= bytes;
+    return batch;
+  };
+
   const takeBatch = (): PutEntry[] => {
+    if (options.keyOrdered === true) return takeKeyOrdered();
     const batch: PutEntry[] = [];
     let bytes = 0;
     for (let next = buffer.peek(); next !== undefined; next = buffer.peek()) {

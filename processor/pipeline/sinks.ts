@@ -25,6 +25,7 @@ export function createSinks(
       lingerMs: sink.lingerMs,
       // One batch at a time keeps the write order that ordered mode promises.
       maxInFlightBatches: sink.maxInFlightBatches ?? (config.ordering === "ordered" ? 1 : 4),
+      keyOrdered: config.ordering === "ordered",
       observer: {
         ...metrics.sinkObserver(role),
         shardMapFailed: (reason) => {

@@ -1,7 +1,11 @@
 // The integration test bed: the real Kinesis emulator and a processor wired to it, with quiet logs.
 // One emulator per test file; each test creates streams of its own so tests cannot see each other.
 import { randomUUID } from "node:crypto";
-import { DescribeStreamSummaryCommand, SplitShardCommand } from "@aws-sdk/client-kinesis";
+import {
+  DescribeStreamSummaryCommand,
+  SplitShardCommand,
+  type KinesisClient,
+} from "@aws-sdk/client-kinesis";
 import { Writable } from "node:stream";
 import { pino, type Logger } from "pino";
 import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
@@ -62,7 +66,11 @@ export function runProcessor(
   emulator: KinesisEmulator,
   streams: Streams,
   overrides: Partial<ProcessorConfigInput> & Pick<ProcessorConfigInput, "endpoint">,
-  dependencies: { checkpointStore?: CheckpointStore; logger?: Logger } = {},
+  dependencies: {
+    checkpointStore?: CheckpointStore;
+    logger?: Logger;
+    kinesis?: KinesisClient;
+  } = {},
 ): Processor {
   const config = validateConfig({
     jobName: "test",
@@ -78,7 +86,7 @@ export function runProcessor(
     ...overrides,
   });
   return startProcessor(config, {
-    kinesis: emulator.client,
+    kinesis: dependencies.kinesis ?? emulator.client,
     logger: dependencies.logger ?? memoryLogger().logger,
     ...(dependencies.checkpointStore === undefined
       ? {}
