@@ -19,6 +19,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { apiStatusCode } from "../../processor/util/api-status.ts";
 import { group, kind, plural, version, apiVersion } from "../api/job-schema.ts";
 import { createApplier, fieldManager } from "../reconcile/apply.ts";
 import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcile/reconcile-job.ts";
@@ -170,7 +171,7 @@ export async function startJobController(
       try {
         return await core.readNamespacedSecret({ name, namespace });
       } catch (error) {
-        if ((error as { code?: number }).code === 404) return undefined;
+        if (apiStatusCode(error) === 404) return undefined;
         throw error;
       }
     },
@@ -238,7 +239,7 @@ export async function startJobController(
     },
     (key, error) => {
       options.onReconciled?.(key, "error", 0);
-      logger.warn({ job: key, err: String(error) }, "reconcile failed; retrying with back-off");
+      logger.warn({ job: key, err: error }, "reconcile failed; retrying with back-off");
     },
   );
   const resync = setInterval(

@@ -15,6 +15,7 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
+import { backoffCeiling } from "../../processor/util/backoff.ts";
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;
@@ -33,6 +34,9 @@ export interface Cache<T extends KubernetesObject> {
   start(): Promise<void>;
   stop(): Promise<void>;
 }
+
+/** Between restarts of a failed watch. */
+const watchBackoff = { baseMs: 500, maxMs: 30_000 };
 
 export function resilientInformer<T extends KubernetesObject>(
   options: ResilientInformerOptions<T>,
@@ -55,13 +59,13 @@ export function resilientInformer<T extends KubernetesObject>(
     informer.on(ERROR, (error: unknown) => {
       if (stopped || informer !== current) return;
       failures++;
-      const delay = Math.min(30_000, 500 * 2 ** Math.min(failures - 1, 6));
-      logger.warn({ path, err: String(error), retryInMs: delay }, "watch failed; restarting it");
+      const delay = backoffCeiling(watchBackoff, failures);
+      logger.warn({ path, err: error, retryInMs: delay }, "watch failed; restarting it");
       restartTimer = setTimeout(() => {
         informer.start().then(
           () => (failures = 0),
           (restartError: unknown) => {
-            logger.warn({ path, err: String(restartError) }, "restarting the watch failed");
+            logger.warn({ path, err: restartError }, "restarting the watch failed");
           },
         );
       }, delay);
@@ -80,10 +84,7 @@ export function resilientInformer<T extends KubernetesObject>(
       await previous?.stop();
     } catch (error) {
       await fresh.stop();
-      logger.warn(
-        { path, err: String(error) },
-        "periodic relist failed; keeping the current cache",
-      );
+      logger.warn({ path, err: error }, "periodic relist failed; keeping the current cache");
     }
   };
 

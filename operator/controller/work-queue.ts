@@ -3,6 +3,7 @@
 // Events that arrive while a key is being processed mark it dirty, so it runs once more after.
 // Delayed adds keep the earliest ready time per key, as client-go's delaying queue: a short
 // requeue asked after a long one must not wait for the long one.
+import { backoffCeiling } from "../../processor/util/backoff.ts";
 
 export interface WorkQueueOptions {
   workers: number;
@@ -50,7 +51,7 @@ export function failureDelayMs(
   failures: number,
   options: Pick<WorkQueueOptions, "baseDelayMs" | "maxDelayMs">,
 ): number {
-  return Math.min(options.maxDelayMs, options.baseDelayMs * 2 ** Math.max(0, failures - 1));
+  return backoffCeiling({ baseMs: options.baseDelayMs, maxMs: options.maxDelayMs }, failures);
 }
 
 /** A token bucket's state: tokens left (negative when reservations wait) at a monotonic time. */

@@ -12,7 +12,8 @@
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { pause } from "../../processor/util/pause.ts";
-import { statusCode, type LeaseApi } from "./lease-api.ts";
+import { apiStatusCode } from "../../processor/util/api-status.ts";
+import type { LeaseApi } from "./lease-api.ts";
 
 export interface LeaderElectionTimings {
   /** How long candidates wait, after they last saw the Lease change, before taking it. */
@@ -251,7 +252,7 @@ export async function runLeaderElection(
     } catch (error) {
       renewedLast = false;
       // A 409 is a lost race (or our own timed-out write that landed): the next read tells.
-      if (statusCode(error) !== 409)
+      if (apiStatusCode(error) !== 409)
         logger.warn(
           { err: error, leading: leadership !== undefined },
           "leader election: reading or writing the Lease failed",

@@ -7,6 +7,7 @@ import {
   type ResponseContext,
   type V1Lease,
 } from "@kubernetes/client-node";
+import { apiStatusCode } from "../../processor/util/api-status.ts";
 
 export interface LeaseApi {
   /** The Lease, or undefined if there is none. */
@@ -16,9 +17,6 @@ export interface LeaseApi {
   /** Fails with code 409 unless `lease.metadata.resourceVersion` is the current one. */
   replace(lease: V1Lease, signal: AbortSignal): Promise<V1Lease>;
 }
-
-export const statusCode = (error: unknown): number | undefined =>
-  (error as { code?: unknown } | undefined)?.code as number | undefined;
 
 /** client-node sets no timeout on a request; this middleware hands fetch the caller's signal. */
 const cancelledBy = (signal: AbortSignal) => ({
@@ -44,7 +42,7 @@ export function coordinationLeaseApi(
       try {
         return await api.readNamespacedLease({ name, namespace }, cancelledBy(signal));
       } catch (error) {
-        if (statusCode(error) === 404) return undefined;
+        if (apiStatusCode(error) === 404) return undefined;
         throw error;
       }
     },

@@ -12,6 +12,7 @@ import type {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describeIssues } from "../../processor/config/load.ts";
+import { apiStatusCode } from "../../processor/util/api-status.ts";
 import { jobSpecSchema } from "../api/job-schema.ts";
 import type { JobStatus } from "../api/status-schema.ts";
 import type { Cache } from "../controller/resilient-informer.ts";
@@ -73,7 +74,7 @@ async function readLive(
       },
     });
   } catch (error) {
-    if ((error as { code?: number }).code === 404) return undefined;
+    if (apiStatusCode(error) === 404) return undefined;
     throw error;
   }
 }

@@ -1,5 +1,6 @@
 // How long to wait before the next attempt: exponential backoff with full jitter (so a fleet of
 // processors does not retry in lockstep), never less than the server's Retry-After.
+import { backoffCeiling, fullJitter } from "../util/backoff.ts";
 
 export interface BackoffPolicy {
   initialBackoffMs: number;
@@ -13,8 +14,11 @@ export function backoffDelay(
   retryAfterMs: number | undefined,
   random: () => number = Math.random,
 ): number {
-  const ceiling = Math.min(policy.maxBackoffMs, policy.initialBackoffMs * 2 ** (attempt - 1));
-  const jittered = Math.floor(random() * ceiling);
+  const ceiling = backoffCeiling(
+    { baseMs: policy.initialBackoffMs, maxMs: policy.maxBackoffMs },
+    attempt,
+  );
+  const jittered = fullJitter(ceiling, random);
   return retryAfterMs === undefined ? jittered : Math.max(jittered, retryAfterMs);
 }
 

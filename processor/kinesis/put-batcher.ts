@@ -7,6 +7,7 @@
 import { PutRecordsCommand, type KinesisClient } from "@aws-sdk/client-kinesis";
 import { acknowledge } from "../checkpoint/tracker.ts";
 import { Fifo } from "../engine/fifo.ts";
+import { backoffCeiling, equalJitter } from "../util/backoff.ts";
 import { aborted, pause } from "../util/pause.ts";
 import { onThrottled, onWritten, sendTimeMs, type SendRate } from "./aimd.ts";
 import { streamParameter } from "./client.ts";
@@ -65,6 +66,9 @@ export interface PutBatcherOptions {
 
 /** What a record weighs in the buffer's byte bound (partition keys counted in UTF-16 units). */
 const recordWeight = (record: SinkEntry): number => record.data.length + record.partitionKey.length;
+
+/** Between PutRecords attempts of a batch; the AIMD rate paces the stream besides. */
+const writeBackoff = { baseMs: 100, maxMs: 5_000 };
 
 const requestEntry = (entry: PutEntry) => ({
   Data: entry.data,
@@ -244,8 +248,7 @@ export function createPutBatcher(options: PutBatcherOptions): RecordSink {
       remaining = again;
       if (failed === 0) continue; // nothing failed, or only misplaced aggregates: resend now
       observer.failed(failed, reason, throttled);
-      const ceiling = Math.min(5_000, 100 * 2 ** Math.min(attempt - 1, 10));
-      await pause(ceiling / 2 + (Math.random() * ceiling) / 2, aborter.signal);
+      await pause(equalJitter(backoffCeiling(writeBackoff, attempt)), aborter.signal);
     }
   };
 

@@ -11,6 +11,7 @@ import {
   type ShardIteratorType,
 } from "@aws-sdk/client-kinesis";
 import type { Receipt, ShardTracker } from "../checkpoint/tracker.ts";
+import { backoffCeiling, equalJitter } from "../util/backoff.ts";
 import { aborted, pause } from "../util/pause.ts";
 import { streamParameter } from "./client.ts";
 import { isExpiredIterator, isThrottling } from "./errors.ts";
@@ -110,8 +111,8 @@ export async function readShard(options: ShardReaderOptions): Promise<"ended" | 
   const backOff = async (error: unknown): Promise<void> => {
     failures++;
     observer.failed(shardId, error, failures);
-    const ceiling = Math.min(maxBackoffMs, (isThrottling(error) ? 500 : 250) * 2 ** (failures - 1));
-    await pause(ceiling / 2 + (Math.random() * ceiling) / 2, signal);
+    const baseMs = isThrottling(error) ? 500 : 250;
+    await pause(equalJitter(backoffCeiling({ baseMs, maxMs: maxBackoffMs }, failures)), signal);
   };
 
   /** Hands the user records to the engine in order; false if the reader was stopped meanwhile. */

@@ -2,11 +2,36 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { backoffDelay, parseRetryAfter } from "../../processor/http/backoff.ts";
+import { backoffCeiling, equalJitter, fullJitter } from "../../processor/util/backoff.ts";
 import { seededRandom } from "./seeded-random.ts";
 
 const policy = { initialBackoffMs: 100, maxBackoffMs: 1_000 };
 const highest = () => 0.999_999;
 const lowest = () => 0;
+
+describe("the one backoff formula", () => {
+  test("the ceiling is the base after the first failure, doubling up to the cap, for any failure count", () => {
+    const backoff = { baseMs: 500, maxMs: 30_000 };
+    assert.deepEqual(
+      [0, 1, 2, 3, 6, 7, 1_000, Number.MAX_SAFE_INTEGER].map((failures) =>
+        backoffCeiling(backoff, failures),
+      ),
+      [500, 500, 1_000, 2_000, 16_000, 30_000, 30_000, 30_000],
+    );
+  });
+
+  test("full jitter lies in [0, ceiling), equal jitter in [ceiling / 2, ceiling)", () => {
+    const random = seededRandom(7);
+    for (let sample = 0; sample < 1_000; sample++) {
+      const full = fullJitter(800, random);
+      const equal = equalJitter(800, random);
+      assert.ok(full >= 0 && full < 800, `full ${full}`);
+      assert.ok(equal >= 400 && equal < 800, `equal ${equal}`);
+    }
+    assert.equal(fullJitter(800, lowest), 0);
+    assert.equal(equalJitter(800, lowest), 400);
+  });
+});
 
 describe("backoffDelay", () => {
   test("the delay after attempt n lies in [0, min(max, initial * 2^(n-1)))", () => {

@@ -6,11 +6,8 @@ import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { CoordinationV1Api, KubeConfig } from "@kubernetes/client-node";
 import { withDeadline } from "../../../operator/leader/leader-election.ts";
-import {
-  coordinationLeaseApi,
-  statusCode,
-  type LeaseApi,
-} from "../../../operator/leader/lease-api.ts";
+import { coordinationLeaseApi, type LeaseApi } from "../../../operator/leader/lease-api.ts";
+import { apiStatusCode } from "../../../processor/util/api-status.ts";
 
 let answer: (request: IncomingMessage, response: ServerResponse) => void = () => undefined;
 const server = createServer((request, response) => {
@@ -74,5 +71,5 @@ test("a missing Lease reads as none, and a stale write fails with 409", async ()
   assert.equal(await leases.read(signal), undefined);
   const lease = { metadata: { name: "leader", namespace: "default", resourceVersion: "1" } };
   const error: unknown = await leases.replace(lease, signal).catch((caught: unknown) => caught);
-  assert.equal(statusCode(error), 409);
+  assert.equal(apiStatusCode(error), 409);
 });
