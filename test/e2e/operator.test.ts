@@ -3,11 +3,13 @@
 // nothing on a restart, and only the elected replica acts. (No kubelet runs here: processor pods
 // stay Pending, which is what the status then says.)
 import assert from "node:assert/strict";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { crdPath } from "../../operator/api/crd.ts";
 import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
 import { startOperator, type Operator } from "../support/operator-process.ts";
+import { startTcpProxy } from "../support/tcp-proxy.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 const json = <T>(text: string): T => JSON.parse(text) as T; // eslint-disable-line @typescript-eslint/no-unnecessary-type-parameters -- callers name the shape
@@ -28,6 +30,16 @@ interface JobView extends Meta {
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
+}
+
+/** When the operator logged `message` first (its pino `time`), if it did. */
+function loggedAt(output: string, message: string): number | undefined {
+  for (const line of output.split("\n")) {
+    if (!line.startsWith("{")) continue;
+    const entry = JSON.parse(line) as { msg?: string; time?: string };
+    if (entry.msg === message && entry.time !== undefined) return Date.parse(entry.time);
+  }
+  return undefined;
 }
 
 describe("the operator on a real API server", () => {
@@ -210,6 +222,62 @@ describe("the operator on a real API server", () => {
       });
     } finally {
       operator = standby;
+    }
+  });
+
+  test("a leader cut off from the API server stops acting before a standby takes over, and the standby reconciles", async (t) => {
+    const proxy = await startTcpProxy({ host: "127.0.0.1", port: cluster.port });
+    const viaProxy = join(cluster.directory, "partitioned.kubeconfig");
+    writeFileSync(
+      viaProxy,
+      readFileSync(cluster.kubeconfig, "utf8").replaceAll(
+        cluster.server,
+        `https://${proxy.address}`,
+      ),
+    );
+    await operator.stop();
+    const partitioned = await startOperator(cluster, "operator-partitioned", {
+      KUBECONFIG: viaProxy,
+    });
+    let standby: Operator | undefined;
+    try {
+      await waitFor(
+        partitioned.output,
+        (output) => loggedAt(output, "became the leader") !== undefined,
+        {
+          timeoutMs: 30_000,
+          what: "the operator behind the proxy to lead",
+        },
+      );
+      standby = await startOperator(cluster, "operator-standby");
+      proxy.cut();
+      const cutAt = Date.now();
+      await waitFor(
+        standby.output,
+        (output) => loggedAt(output, "became the leader") !== undefined,
+        {
+          timeoutMs: 60_000,
+          what: "the standby to take over",
+        },
+      );
+      const stoppedAt = loggedAt(partitioned.output(), "lost leadership; exiting");
+      const tookOverAt = loggedAt(standby.output(), "became the leader");
+      assert.ok(stoppedAt !== undefined, "the cut-off leader stopped by itself");
+      assert.ok(tookOverAt !== undefined);
+      t.diagnostic(
+        `cut-off leader stopped ${String(stoppedAt - cutAt)} ms after the cut; standby led ${String(tookOverAt - cutAt)} ms after it (${String(tookOverAt - stoppedAt)} ms with no leader)`,
+      );
+      assert.ok(stoppedAt < tookOverAt, "never two leaders at once");
+      patchJob({ suspend: false, parallelism: 3 });
+      await waitFor(
+        () => get<DeploymentView>("deployment", "orders-processor").spec.replicas,
+        (replicas) => replicas === 3,
+        { timeoutMs: 20_000, what: "the new leader to reconcile a change" },
+      );
+    } finally {
+      await partitioned.stop();
+      await proxy.close();
+      if (standby !== undefined) operator = standby;
     }
   });
 
