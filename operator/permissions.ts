@@ -5,18 +5,19 @@
 import type { V1PolicyRule } from "@kubernetes/client-node";
 import { group, plural } from "./api/job-schema.ts";
 
-const apply = ["get", "create", "patch"];
 const watch = ["get", "list", "watch"];
+/** Owned objects: applied, and watched so the reconciler reads them from a cache. */
+const own = [...watch, "create", "patch"];
 
 /** Rules the operator needs in every namespace whose jobs it reconciles. */
 export const jobNamespaceRules: V1PolicyRule[] = [
   { apiGroups: [group], resources: [plural], verbs: watch },
   { apiGroups: [group], resources: [`${plural}/status`], verbs: ["get", "patch", "update"] },
-  { apiGroups: ["apps"], resources: ["deployments"], verbs: [...watch, "create", "patch"] },
+  { apiGroups: ["apps"], resources: ["deployments"], verbs: own },
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
-  { apiGroups: [""], resources: ["configmaps", "services", "serviceaccounts"], verbs: apply },
-  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: apply },
-  { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: apply },
+  { apiGroups: [""], resources: ["configmaps", "services", "serviceaccounts"], verbs: own },
+  { apiGroups: ["rbac.authorization.k8s.io"], resources: ["roles", "rolebindings"], verbs: own },
+  { apiGroups: ["networking.k8s.io"], resources: ["networkpolicies"], verbs: own },
   // The Secrets a job references, read by name to report a missing one; never listed or watched.
   { apiGroups: [""], resources: ["secrets"], verbs: ["get"] },
   // The processors' shard Leases: granted to them by the job's Role, and read for the status.

@@ -1,6 +1,9 @@
-// Wires the reconciler to the cluster: informers on jobs and on the workloads and pods they own
-// (one set per watched namespace, or cluster-wide), a work queue between events and reconciles,
-// and a periodic resync that re-queues every job in case an event was lost.
+// Wires the reconciler to the cluster: informers on jobs and on every object they own, pods and
+// Leases included (one set per watched namespace, or cluster-wide), a work queue between events and
+// reconciles, and a periodic resync that re-queues every job in case an event was lost. The
+// reconciler reads only from these caches, as controller-runtime's client does: a resync of an
+// unchanged job costs the API server nothing, and an owned object edited or deleted by hand
+// re-queues its job at once.
 import {
   AppsV1Api,
   CoordinationV1Api,
@@ -8,6 +11,8 @@ import {
   CustomObjectsApi,
   EventsV1Api,
   KubernetesObjectApi,
+  NetworkingV1Api,
+  RbacAuthorizationV1Api,
   PatchStrategy,
   V1MicroTime,
   setHeaderOptions,
@@ -85,6 +90,8 @@ export async function startJobController(
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const events = kubeConfig.makeApiClient(EventsV1Api);
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
+  const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
+  const networking = kubeConfig.makeApiClient(NetworkingV1Api);
   const objects = KubernetesObjectApi.makeApiClient(kubeConfig);
   const queue = createWorkQueue({
     workers: options.workers ?? 4,
@@ -148,6 +155,41 @@ export async function startJobController(
     (namespace) => core.listNamespacedPod({ namespace, labelSelector: managedBy }),
   );
 
+  const owned: ReconcileContext["owned"] = {
+    ServiceAccount: managed(
+      "/api/v1{namespace}/serviceaccounts",
+      () => core.listServiceAccountForAllNamespaces({ labelSelector: managedBy }),
+      (namespace) => core.listNamespacedServiceAccount({ namespace, labelSelector: managedBy }),
+    ),
+    Role: managed(
+      "/apis/rbac.authorization.k8s.io/v1{namespace}/roles",
+      () => rbac.listRoleForAllNamespaces({ labelSelector: managedBy }),
+      (namespace) => rbac.listNamespacedRole({ namespace, labelSelector: managedBy }),
+    ),
+    RoleBinding: managed(
+      "/apis/rbac.authorization.k8s.io/v1{namespace}/rolebindings",
+      () => rbac.listRoleBindingForAllNamespaces({ labelSelector: managedBy }),
+      (namespace) => rbac.listNamespacedRoleBinding({ namespace, labelSelector: managedBy }),
+    ),
+    ConfigMap: managed(
+      "/api/v1{namespace}/configmaps",
+      () => core.listConfigMapForAllNamespaces({ labelSelector: managedBy }),
+      (namespace) => core.listNamespacedConfigMap({ namespace, labelSelector: managedBy }),
+    ),
+    Service: managed(
+      "/api/v1{namespace}/services",
+      () => core.listServiceForAllNamespaces({ labelSelector: managedBy }),
+      (namespace) => core.listNamespacedService({ namespace, labelSelector: managedBy }),
+    ),
+    NetworkPolicy: managed(
+      "/apis/networking.k8s.io/v1{namespace}/networkpolicies",
+      () => networking.listNetworkPolicyForAllNamespaces({ labelSelector: managedBy }),
+      (namespace) =>
+        networking.listNamespacedNetworkPolicy({ namespace, labelSelector: managedBy }),
+    ),
+  };
+  const ownedCaches = [deployments, pods, ...Object.values(owned)];
+
   const statusRefreshMs = options.statusRefreshMs ?? 5_000;
   const leases = managed<V1Lease>(
     "/apis/coordination.k8s.io/v1{namespace}/leases",
@@ -165,7 +207,7 @@ export async function startJobController(
     deployments,
     pods,
     leases,
-    objects,
+    owned,
     applier: createApplier(objects, options.onWrite),
     async readSecret(namespace, name) {
       try {
@@ -228,7 +270,7 @@ export async function startJobController(
     now: () => new Date(),
   };
 
-  await Promise.all([deployments.start(), pods.start(), leases.start()]);
+  await Promise.all([...ownedCaches, leases].map((cache) => cache.start()));
   await jobs.start();
   queue.start(
     async (key) => {
@@ -258,7 +300,7 @@ export async function startJobController(
     async stop() {
       clearInterval(resync);
       await queue.shutdown();
-      await Promise.all([jobs.stop(), deployments.stop(), pods.stop(), leases.stop()]);
+      await Promise.all([jobs, leases, ...ownedCaches].map((cache) => cache.stop()));
     },
   };
 }

@@ -4,7 +4,6 @@
 import { isDeepStrictEqual } from "node:util";
 import type {
   KubernetesObject,
-  KubernetesObjectApi,
   V1Deployment,
   V1Lease,
   V1Pod,
@@ -12,7 +11,6 @@ import type {
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import { describeIssues } from "../../processor/config/load.ts";
-import { apiStatusCode } from "../../processor/util/api-status.ts";
 import { jobSpecSchema } from "../api/job-schema.ts";
 import type { JobStatus } from "../api/status-schema.ts";
 import type { Cache } from "../controller/resilient-informer.ts";
@@ -38,7 +36,8 @@ export interface ReconcileContext {
   deployments: Cache<V1Deployment>;
   pods: Cache<V1Pod>;
   leases: Cache<V1Lease>;
-  objects: KubernetesObjectApi;
+  /** The objects a job owns besides its Deployment, by kind, from informers. */
+  owned: Record<OwnedKind, Cache<KubernetesObject>>;
   applier: Applier;
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
   writeStatus(job: JobObject, status: JobStatus): Promise<void>;
@@ -60,23 +59,17 @@ const podProblemReasons = new Set([
   "CreateContainerConfigError",
 ]);
 
-async function readLive(
-  objects: KubernetesObjectApi,
+export type OwnedKind =
+  "ServiceAccount" | "Role" | "RoleBinding" | "ConfigMap" | "Service" | "NetworkPolicy";
+
+/** The live object as the informer last saw it; undefined if there is none. */
+function cached(
+  context: ReconcileContext,
   desired: KubernetesObject,
-): Promise<KubernetesObject | undefined> {
-  try {
-    return await objects.read({
-      apiVersion: desired.apiVersion ?? "",
-      kind: desired.kind ?? "",
-      metadata: {
-        name: desired.metadata?.name ?? "",
-        namespace: desired.metadata?.namespace ?? "",
-      },
-    });
-  } catch (error) {
-    if (apiStatusCode(error) === 404) return undefined;
-    throw error;
-  }
+): KubernetesObject | undefined {
+  const cache = context.owned[desired.kind as OwnedKind] as Cache<KubernetesObject> | undefined;
+  if (cache === undefined) throw new Error(`no informer for owned kind ${desired.kind ?? ""}`);
+  return cache.get(desired.metadata?.name ?? "", desired.metadata?.namespace ?? "");
 }
 
 async function missingSecrets(
@@ -203,8 +196,7 @@ export async function reconcileJob(
     desiredMetricsService(job),
     desiredNetworkPolicy(job),
   ].filter((item): item is NonNullable<typeof item> => item !== undefined);
-  for (const item of desired)
-    await context.applier.apply(item, await readLive(context.objects, item));
+  for (const item of desired) await context.applier.apply(item, cached(context, item));
   const deployment = desiredDeployment(job, context.settings);
   const liveDeployment = context.deployments.get(deployment.metadata?.name ?? "", namespace);
   if (await context.applier.apply(deployment, liveDeployment)) {

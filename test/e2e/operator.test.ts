@@ -102,6 +102,33 @@ describe("the operator on a real API server", () => {
     assert.equal(condition("Progressing")?.reason, "RollingOut");
   });
 
+  test("an owned object deleted or edited by hand is repaired at once, from the informer's event", async () => {
+    const uid = (): string =>
+      exists("configmap", "orders-processor")
+        ? get<Meta & { metadata: { uid: string } }>("configmap", "orders-processor").metadata.uid
+        : "";
+    const before = uid();
+    cluster.kubectl("delete", "configmap", "orders-processor");
+    await waitFor(uid, (now) => now !== "" && now !== before, {
+      timeoutMs: 10_000,
+      what: "the ConfigMap re-created",
+    });
+    cluster.kubectl(
+      "patch",
+      "role",
+      "orders-processor",
+      "--type=json",
+      "-p",
+      '[{"op":"remove","path":"/rules/0"}]',
+    );
+    await waitFor(
+      () =>
+        cluster.kubectl("get", "role", "orders-processor", "-o", "jsonpath={.rules[*].resources}"),
+      (resources) => resources.includes("leases"),
+      { timeoutMs: 10_000, what: "the Role's rules restored" },
+    );
+  });
+
   test("a spec change rolls the pods; kubectl scale changes replicas without a roll", async () => {
     const hash = (): string =>
       get<DeploymentView>("deployment", "orders-processor").spec.template.metadata.annotations[
