@@ -129,8 +129,10 @@ export const outageSchema = z
       .default(5_000)
       .describe("Wait before one call probes the endpoint; doubles while probes fail."),
     maxProbeIntervalMs: milliseconds(100, 3_600_000)
-      .default(60_000)
-      .describe("Longest wait between probes."),
+      .default(15_000)
+      .describe(
+        "Longest wait between probes: after the endpoint is back, calls resume within it. A probe is one call per pod.",
+      ),
   })
   .refine((outage) => outage.maxProbeIntervalMs >= outage.probeIntervalMs, {
     message: "maxProbeIntervalMs must be at least probeIntervalMs",

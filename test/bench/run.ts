@@ -12,6 +12,7 @@ import { drainBacklog } from "./memory.ts";
 import { littlesLawSvg, markdownTable, type CurvePoint } from "./report.ts";
 import { sinkAggregationSection } from "./sink-aggregation-section.ts";
 import { adaptiveConcurrencySection } from "./adaptive-concurrency-section.ts";
+import { endpointOutageSection } from "./endpoint-outage-section.ts";
 
 const { values } = parseArgs({
   options: {
@@ -23,11 +24,12 @@ const { values } = parseArgs({
 });
 const docs = join(import.meta.dirname, "../../docs");
 
-// `--only sink-aggregation` (a few seconds) or `--only adaptive-concurrency` (about 30 s): that
-// section of docs/benchmarks.md is replaced in place.
+// `--only sink-aggregation` (a few seconds), `--only adaptive-concurrency` (about 30 s) or
+// `--only endpoint-outage` (about 3 minutes): that section of docs/benchmarks.md is replaced in place.
 const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
   "sink-aggregation": sinkAggregationSection,
   "adaptive-concurrency": adaptiveConcurrencySection,
+  "endpoint-outage": endpointOutageSection,
 };
 if (values.only !== undefined) {
   const only = onlySections[values.only];

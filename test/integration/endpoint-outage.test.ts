@@ -3,12 +3,11 @@
 // pause, the job waits it out: no record goes to the dead-letter stream for it and none is lost.
 // With policy failurePolicy, the same outage fills the dead-letter stream (today's behaviour).
 import assert from "node:assert/strict";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { after, afterEach, before, describe, test } from "node:test";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import { metricValue } from "../support/metric-value.ts";
+import { startRestartableEndpoint } from "../support/restartable-endpoint.ts";
 import {
   createStreams,
   jsonRecords,
@@ -19,39 +18,6 @@ import {
   type KinesisEmulator,
 } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
-
-/** An echo endpoint that can go down (its port refuses connections) and come back. */
-async function restartableEndpoint(delayMs: number) {
-  let server: Server | undefined;
-  let port = 0;
-  const up = async (): Promise<void> => {
-    const started = createServer((request, response) => {
-      const chunks: Buffer[] = [];
-      request.on("data", (chunk: Buffer) => chunks.push(chunk));
-      request.on("end", () => {
-        setTimeout(() => {
-          response.end(Buffer.concat(chunks));
-        }, delayMs);
-      });
-    });
-    await new Promise<void>((resolve) => started.listen(port, "127.0.0.1", resolve));
-    port = (started.address() as AddressInfo).port;
-    server = started;
-  };
-  const down = async (): Promise<void> => {
-    const stopping = server;
-    server = undefined;
-    if (stopping === undefined) return;
-    stopping.closeAllConnections();
-    await new Promise<void>((resolve) => {
-      stopping.close(() => {
-        resolve();
-      });
-    });
-  };
-  await up();
-  return { url: `http://127.0.0.1:${String(port)}`, up, down };
-}
 
 const idOf = (data: Uint8Array): number =>
   (JSON.parse(Buffer.from(data).toString()) as { id: number }).id;
@@ -80,7 +46,7 @@ describe("endpoint outage against the Kinesis emulator", () => {
   });
 
   test("with policy pause, an endpoint down for 8 s under load sends nothing to the dead letter, loses nothing, and the job catches up", async () => {
-    const endpoint = await restartableEndpoint(10);
+    const endpoint = await startRestartableEndpoint(10);
     const streams = await createStreams(emulator, 2);
     const total = 3_000;
     await produce(emulator, streams.source, jsonRecords(total));
@@ -123,7 +89,7 @@ describe("endpoint outage against the Kinesis emulator", () => {
   });
 
   test("with policy failurePolicy, the same kind of outage sends records to the dead letter", async () => {
-    const endpoint = await restartableEndpoint(10);
+    const endpoint = await startRestartableEndpoint(10);
     const streams = await createStreams(emulator, 1);
     await produce(emulator, streams.source, jsonRecords(1_000));
     const processor = runProcessor(emulator, streams, {

@@ -73,7 +73,7 @@ describe("processor config schema", () => {
         policy: "pause",
         failuresToOpen: 5,
         probeIntervalMs: 5_000,
-        maxProbeIntervalMs: 60_000,
+        maxProbeIntervalMs: 15_000,
       },
       headers: [],
     });
