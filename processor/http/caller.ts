@@ -1,11 +1,11 @@
 // Calls the endpoint for one record on a keep-alive undici pool sized to the capacity. Every call
 // ends: each attempt has a timeout and the whole call a deadline covering retries and backoffs,
 // so a request that never answers cannot hold a slot forever.
-import { EventEmitter } from "node:events";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Pool } from "undici";
 import type { EndpointConfig } from "../config/schema.ts";
 import { backoffDelay, parseRetryAfter } from "./backoff.ts";
+import { bufferedRequest } from "./buffered-request.ts";
 import type { PreparedRequest } from "./request-mapping.ts";
 
 export type FailureKind = "status" | "timeout" | "network" | "deadline" | "too-large";
@@ -87,27 +87,23 @@ export function createCaller(options: CallerOptions): Caller {
   const bodyHeaders = { ...baseHeaders, "content-type": endpoint.contentType };
 
   const attemptOnce = async (request: PreparedRequest, timeoutMs: number): Promise<Attempt> => {
-    // undici also takes an EventEmitter as the signal: listening on one costs a fraction of
-    // what an AbortSignal's listener costs (measured: about 1 µs per request less).
-    const aborter = new EventEmitter();
+    const sent = bufferedRequest(pool, {
+      path: request.path,
+      method: endpoint.method,
+      headers: request.body === undefined ? baseHeaders : bodyHeaders,
+      body: request.body,
+    });
     const attempt = { timedOut: false };
     const timer = setTimeout(
       () => {
         attempt.timedOut = true;
-        aborter.emit("abort");
+        sent.abort(new Error("attempt timed out"));
       },
       Math.max(1, Math.ceil(timeoutMs)),
     );
     try {
-      const response = await pool.request({
-        path: request.path,
-        method: endpoint.method,
-        headers: request.body === undefined ? baseHeaders : bodyHeaders,
-        body: request.body,
-        signal: aborter,
-      });
-      const body = Buffer.from(await response.body.arrayBuffer());
-      const status = response.statusCode;
+      const response = await sent.response;
+      const { body, statusCode: status } = response;
       if (status >= 200 && status < 300) return { ok: true, body };
       const retryAfterMs = parseRetryAfter(response.headers["retry-after"]);
       return {
