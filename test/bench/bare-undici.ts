@@ -1,7 +1,12 @@
-// The yardstick: a bare undici loop with `concurrency` requests always in flight against the same
-// endpoint, doing only what any client must (send the body, read the answer).
+// The yardsticks: a bare undici loop with `concurrency` requests always in flight against the same
+// endpoint, doing only what any client must (send the body, read the whole answer), through
+// pool.request and its body stream (the issue's yardstick) or through the dispatcher with the
+// buffering handler the caller uses (undici's floor: nothing but the request and the answer).
 import { Pool } from "undici";
+import { bufferedRequest } from "../../processor/http/buffered-request.ts";
 import { measureWindow, type Window } from "./measure-window.ts";
+
+export type UndiciApi = "request" | "dispatch";
 
 export async function bareUndiciWindow(
   url: string,
@@ -9,19 +14,29 @@ export async function bareUndiciWindow(
   body: Buffer,
   durationMs: number,
   warmupMs: number,
+  api: UndiciApi = "request",
 ): Promise<Window> {
   const target = new URL(url);
   const pool = new Pool(target.origin, { connections: concurrency, pipelining: 1 });
   const window = measureWindow(warmupMs, durationMs);
+  const options = {
+    path: target.pathname,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body,
+  } as const;
+  const once =
+    api === "request"
+      ? async () => {
+          const response = await pool.request(options);
+          await response.body.arrayBuffer();
+        }
+      : async () => {
+          await bufferedRequest(pool, options).response;
+        };
   const worker = async (): Promise<void> => {
     while (!window.over) {
-      const response = await pool.request({
-        path: target.pathname,
-        method: "POST",
-        headers: { "content-type": "application/json" },
-        body,
-      });
-      await response.body.arrayBuffer();
+      await once();
       window.count();
     }
   };

@@ -6,7 +6,8 @@ import { bareUndiciWindow } from "./bare-undici.ts";
 import { inMemoryPipelineWindow } from "./in-memory-pipeline.ts";
 import type { Window } from "./measure-window.ts";
 
-export type Side = "pipeline" | "bare";
+/** The processor's in-memory pipeline, or a bare loop through pool.request or the dispatcher. */
+export type Side = "pipeline" | "bare-request" | "bare-dispatch";
 
 export interface ClientRun {
   side: Side;
@@ -31,13 +32,17 @@ export async function runInChildProcess(run: ClientRun): Promise<Window> {
 
 if (import.meta.main) {
   const run = JSON.parse(process.argv[2] ?? "") as ClientRun;
-  const measure = run.side === "bare" ? bareUndiciWindow : inMemoryPipelineWindow;
-  const window = await measure(
-    run.url,
-    run.capacity,
-    Buffer.from(run.body),
-    run.durationMs,
-    run.warmupMs,
-  );
+  const body = Buffer.from(run.body);
+  const window =
+    run.side === "pipeline"
+      ? await inMemoryPipelineWindow(run.url, run.capacity, body, run.durationMs, run.warmupMs)
+      : await bareUndiciWindow(
+          run.url,
+          run.capacity,
+          body,
+          run.durationMs,
+          run.warmupMs,
+          run.side === "bare-request" ? "request" : "dispatch",
+        );
   process.stdout.write(`${JSON.stringify(window)}\n`);
 }

@@ -6,9 +6,9 @@ import { parseArgs } from "node:util";
 import { startKinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { bareUndiciRate } from "./bare-undici.ts";
 import { startEndpointProcess } from "./endpoint-process.ts";
-import { inMemoryPipelineRate } from "./in-memory-pipeline.ts";
 import { processorSteadyRate } from "./littles-law.ts";
 import { drainBacklog } from "./memory.ts";
+import { perRecordSection } from "./per-record-section.ts";
 import { littlesLawSvg, markdownTable, type CurvePoint } from "./report.ts";
 import { sinkAggregationSection } from "./sink-aggregation-section.ts";
 import { adaptiveConcurrencySection } from "./adaptive-concurrency-section.ts";
@@ -19,15 +19,27 @@ const { values } = parseArgs({
     backlog: { type: "string", default: "200000" },
     "skip-memory": { type: "boolean", default: false },
     only: { type: "string" },
+    rounds: { type: "string", default: "3" },
+    // Endpoints already running that answer any path (e.g. a Go endpoint), for the per-record
+    // section; by default it starts the demo endpoint.
+    "fast-endpoint": { type: "string" },
+    "slow-endpoint": { type: "string" },
   },
 });
+const perRecordOptions = {
+  rounds: Number(values.rounds),
+  fastUrl: values["fast-endpoint"],
+  slowUrl: values["slow-endpoint"],
+};
 const docs = join(import.meta.dirname, "../../docs");
 
-// `--only sink-aggregation` (a few seconds) or `--only adaptive-concurrency` (about 30 s): that
-// section of docs/benchmarks.md is replaced in place.
+// `--only sink-aggregation` (a few seconds), `--only adaptive-concurrency` (about 30 s) or
+// `--only per-record-cost` (about 100 s at 3 rounds): that section of docs/benchmarks.md is
+// replaced in place.
 const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
   "sink-aggregation": sinkAggregationSection,
   "adaptive-concurrency": adaptiveConcurrencySection,
+  "per-record-cost": (say) => perRecordSection(say, perRecordOptions),
 };
 if (values.only !== undefined) {
   const only = onlySections[values.only];
@@ -138,37 +150,8 @@ try {
     `## Sync against async\n\nCapacity 1 (the AWS sample's synchronous Map): ${rate(1).toFixed(1)} records/s. Capacity 10: ${rate(10).toFixed(1)} records/s. Speed-up ${speedUp.toFixed(2)}x, ${verdict(speedUp, 9)}.`,
   );
 
-  // 3. Engine overhead with a zero-latency endpoint, in-memory source and sink.
-  const concurrency = 32;
-  const overheadRows: string[][] = [];
-  for (let round = 1; round <= 3; round++) {
-    say(
-      `engine overhead, round ${round}/3: bare undici, then the in-memory pipeline, concurrency ${concurrency}`,
-    );
-    const bare = await bareUndiciRate(`${fast.url}/enrich`, concurrency, body, 3_000, 500);
-    const pipeline = await inMemoryPipelineRate(
-      `${fast.url}/enrich`,
-      concurrency,
-      body,
-      3_000,
-      500,
-    );
-    overheadRows.push([
-      String(round),
-      bare.toFixed(0),
-      pipeline.toFixed(0),
-      (pipeline / bare).toFixed(3),
-    ]);
-  }
-  const overhead = overheadRows.map((row) => Number(row[3])).sort((a, b) => a - b)[1] ?? Number.NaN;
-  addSection(
-    `## Engine overhead (zero-latency loopback endpoint, in-memory source and sink, concurrency ${concurrency})\n\n` +
-      markdownTable(
-        ["round", "bare undici records/s", "processor loop records/s", "ratio"],
-        overheadRows,
-      ) +
-      `\n\nMedian ratio ${overhead.toFixed(3)}, ${verdict(overhead, 0.8)}. The endpoint runs in a process of its own; it and the client share the machine's two cores.`,
-  );
+  // 3. The cost per record at the limit, against bare undici loops.
+  addSection(await perRecordSection(say, perRecordOptions));
 
   // 4. What aggregation on write saves in PutRecords entries and payload units.
   addSection(await sinkAggregationSection(say));
