@@ -4,6 +4,7 @@
 // With a limiter (adaptive concurrency), each call's latency feeds it and the slot pool hands out
 // the limit it sets, at most capacity.
 import type { GradientLimit } from "./adaptive-limit.ts";
+import { createDeadlines, type DeadlineNode } from "./deadlines.ts";
 import { Fifo } from "./fifo.ts";
 import { createOrderedQueue } from "./ordered-queue.ts";
 import type { QueueEntry, ResultQueue } from "./result-queue.ts";
@@ -134,73 +135,87 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     return partition;
   };
 
-  const complete = (partition: Partition<In, Out>, entry: QueueEntry<In, Out>, output: Out) => {
-    if (entry.done) return;
-    entry.done = true;
-    entry.output = output;
-    clearTimeout(entry.timer);
-    entry.timer = undefined;
-    partition.queue.complete(entry);
-    if (!partition.scheduled) {
-      partition.scheduled = true;
-      ready.push(partition);
-    }
-    if (!emitting && !failed) void emitReady();
-  };
+  /**
+   * One element's call, its queue entry and its node in the deadline list at once: one object per
+   * record instead of an entry, a timer and the closures around them.
+   */
+  class Call implements QueueEntry<In, Out>, DeadlineNode, CallControl {
+    done = false;
+    output: Out | undefined = undefined;
+    /** Set for the deadline list. */
+    at = 0;
+    previous: DeadlineNode | undefined = undefined;
+    next: DeadlineNode | undefined = undefined;
+    linked = false;
+    suspended = false;
+    readonly inFlightAtStart = calling;
+    readonly startedAt = limiter === undefined ? 0 : performance.now();
 
-  /** Starts the call of an element whose slot is already taken. */
-  const start = (partition: Partition<In, Out>, input: In): void => {
-    const entry: QueueEntry<In, Out> = { input, done: false, output: undefined, timer: undefined };
-    partition.queue.push(entry);
-    calling++;
-    const inFlightAtStart = calling;
-    const startedAt = limiter === undefined ? 0 : performance.now();
-    let suspended = false;
+    readonly partition: Partition<In, Out>;
+    readonly input: In;
+
+    constructor(partition: Partition<In, Out>, input: In) {
+      this.partition = partition;
+      this.input = input;
+    }
+
     /** The call's end: the first of its result, its error and its timeout. */
-    const end = (output: Out, dropped: boolean): void => {
-      if (entry.done) return;
+    end(output: Out, dropped: boolean): void {
+      if (this.done) return;
       calling--;
       if (limiter !== undefined) {
         limiter.onSample(
-          performance.now() - startedAt,
-          inFlightAtStart,
-          dropped || suspended || (options.isDrop?.(output) ?? false),
+          performance.now() - this.startedAt,
+          this.inFlightAtStart,
+          dropped || this.suspended || (options.isDrop?.(output) ?? false),
         );
         slots.setLimit(limiter.limit);
       }
-      complete(partition, entry, output);
-    };
-    const armTimeout = (): void => {
-      entry.timer = setTimeout(() => {
-        end(options.onTimeout(input), true);
-      }, timeoutMs);
-    };
-    armTimeout();
-    const control: CallControl = {
-      suspendTimeout: () => {
-        suspended = true;
-        clearTimeout(entry.timer);
-        entry.timer = undefined;
-      },
-      resumeTimeout: () => {
-        if (entry.done) return;
-        clearTimeout(entry.timer);
-        armTimeout();
-      },
-    };
-    let call: Promise<Out>;
+      this.done = true;
+      this.output = output;
+      deadlines.clear(this);
+      const { partition } = this;
+      partition.queue.complete(this);
+      if (!partition.scheduled) {
+        partition.scheduled = true;
+        ready.push(partition);
+      }
+      if (!emitting && !failed) emitReady();
+    }
+
+    suspendTimeout(): void {
+      this.suspended = true;
+      deadlines.clear(this);
+    }
+
+    resumeTimeout(): void {
+      if (!this.done) deadlines.set(this);
+    }
+  }
+
+  const deadlines = createDeadlines<Call>(timeoutMs, (call) => {
+    call.end(options.onTimeout(call.input), true);
+  });
+
+  /** Starts the call of an element whose slot is already taken. */
+  const start = (partition: Partition<In, Out>, input: In): void => {
+    calling++;
+    const call = new Call(partition, input);
+    partition.queue.push(call);
+    deadlines.set(call);
+    let result: Promise<Out>;
     try {
-      call = options.invoke(input, control);
+      result = options.invoke(input, call);
     } catch (error) {
-      end(options.onError(input, error), true);
+      call.end(options.onError(input, error), true);
       return;
     }
-    call.then(
+    result.then(
       (output) => {
-        end(output, false);
+        call.end(output, false);
       },
       (error: unknown) => {
-        end(options.onError(input, error), true);
+        call.end(options.onError(input, error), true);
       },
     );
   };
@@ -211,8 +226,19 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     if (slots.inUse === 0 && slots.waiting === 0) for (const resolve of idle.splice(0)) resolve();
   };
 
-  /** Emits every result that may leave, one partition at a time, pausing while the sink does. */
-  const emitReady = async (): Promise<void> => {
+  const stopOnFatal = (error: unknown): void => {
+    failed = true;
+    emitting = false;
+    for (const resolve of idle.splice(0)) resolve();
+    options.onFatal(error);
+  };
+
+  /**
+   * Emits every result that may leave, one partition at a time. Synchronous while the sink takes
+   * results at once (no promise per record); a sink that pushes back hands the rest to
+   * emitAfter, which awaits it.
+   */
+  const emitReady = (): void => {
     emitting = true;
     try {
       for (let partition = ready.shift(); partition !== undefined; partition = ready.shift()) {
@@ -222,17 +248,36 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
         const { queue } = partition;
         for (let entry = queue.poll(); entry !== undefined; entry = queue.poll()) {
           const pending = options.emit(entry.input, entry.output as Out);
-          if (pending !== undefined) await pending;
+          if (pending !== undefined) {
+            void emitAfter(pending, partition);
+            return;
+          }
           release(partition);
         }
       }
     } catch (error) {
-      failed = true;
-      for (const resolve of idle.splice(0)) resolve();
-      options.onFatal(error);
-    } finally {
-      emitting = false;
+      stopOnFatal(error);
+      return;
     }
+    emitting = false;
+  };
+
+  /** Waits for the sink, then goes on emitting, the partition's queue first. */
+  const emitAfter = async (pending: Promise<void>, partition: Partition<In, Out>) => {
+    try {
+      await pending;
+      release(partition);
+      const { queue } = partition;
+      for (let entry = queue.poll(); entry !== undefined; entry = queue.poll()) {
+        const next = options.emit(entry.input, entry.output as Out);
+        if (next !== undefined) await next;
+        release(partition);
+      }
+    } catch (error) {
+      stopOnFatal(error);
+      return;
+    }
+    emitReady();
   };
 
   return {

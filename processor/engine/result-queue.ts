@@ -6,7 +6,6 @@ export interface QueueEntry<In, Out> {
   readonly input: In;
   done: boolean;
   output: Out | undefined;
-  timer: NodeJS.Timeout | undefined;
 }
 
 export interface ResultQueue<In, Out> {

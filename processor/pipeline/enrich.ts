@@ -2,8 +2,8 @@
 // record. It never rejects: every way a record can fail ends as a Failure with a reason.
 import { randomUUID } from "node:crypto";
 import type { SinkConfig } from "../config/schema.ts";
-import type { Caller } from "../http/caller.ts";
-import type { RequestMapper } from "../http/request-mapping.ts";
+import type { CallOutcome, Caller } from "../http/caller.ts";
+import type { PreparedRequest, RequestMapper } from "../http/request-mapping.ts";
 import type { ResponseMapper } from "../http/response-mapping.ts";
 import type { SourceRecord } from "../kinesis/shard-reader.ts";
 
@@ -54,12 +54,13 @@ export function createEnricher(
   options: EnricherOptions,
 ): (record: SourceRecord) => Promise<Enrichment> {
   const { requests, caller, responses } = options;
-  return async (record) => {
-    const startedAt = Date.now();
-    const prepared = requests.prepare(record.data);
-    if (!prepared.ok)
-      return { ok: false, reason: prepared.reason, kind: "mapping", attempts: 0, startedAt };
-    const outcome = await caller.call(prepared.request);
+  /** The outcome of the call, mapped to the output record. */
+  const finish = (
+    record: SourceRecord,
+    request: PreparedRequest,
+    outcome: CallOutcome,
+    startedAt: number,
+  ): Enrichment => {
     if (!outcome.ok) {
       return {
         ok: false,
@@ -70,7 +71,7 @@ export function createEnricher(
         startedAt,
       };
     }
-    const mapped = responses(outcome.body, prepared.request.json);
+    const mapped = responses(outcome.body, request.json);
     if (!mapped.ok) {
       return {
         ok: false,
@@ -91,5 +92,22 @@ export function createEnricher(
       };
     }
     return { ok: true, data: mapped.data, partitionKey };
+  };
+  // A promise chain, not an async function: one derived promise per record instead of an async
+  // function's frame, promise and await closures (about 500 bytes a record less to collect).
+  return (record) => {
+    const startedAt = Date.now();
+    const prepared = requests.prepare(record.data);
+    if (!prepared.ok) {
+      return Promise.resolve({
+        ok: false,
+        reason: prepared.reason,
+        kind: "mapping",
+        attempts: 0,
+        startedAt,
+      });
+    }
+    const { request } = prepared;
+    return caller.call(request).then((outcome) => finish(record, request, outcome, startedAt));
   };
 }

@@ -42,18 +42,35 @@ export function pauseThroughOutages(
       call.resumeTimeout();
     }
   };
-  return async (record, call) => {
-    for (;;) {
-      const admitted = breaker.admit();
-      if (admitted !== undefined) await waitingFor(call, admitted);
-      const result = await enrich(record);
-      if (result.ok || !isOutageFailure(result)) return result;
+  /** After an outage-like failure: wait for a verdict, and try again while it is not an answer. */
+  const untilAnswered = async (
+    record: SourceRecord,
+    call: CallControl,
+    failed: Failure,
+  ): Promise<Enrichment> => {
+    for (let result: Enrichment = failed; ;) {
       const verdict = await waitingFor(
         call,
         breaker.verdictAfter(performance.now(), verdictWithinMs),
       );
       if (verdict === "answered") return result;
+      const admitted = breaker.admit();
+      if (admitted !== undefined) await waitingFor(call, admitted);
+      result = await enrich(record);
+      if (result.ok || !isOutageFailure(result)) return result;
     }
+  };
+  return (record, call) => {
+    // While the breaker is closed (nearly always) a record costs one derived promise, not an
+    // async function's frame: this wrapper sits on every record's path.
+    const admitted = breaker.admit();
+    const result =
+      admitted === undefined
+        ? enrich(record)
+        : waitingFor(call, admitted).then(() => enrich(record));
+    return result.then((done) =>
+      done.ok || !isOutageFailure(done) ? done : untilAnswered(record, call, done),
+    );
   };
 }
 

@@ -3,13 +3,9 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { startKinesisEmulator } from "../../demo/kinesis-emulator.ts";
-import { bareUndiciRate } from "./bare-undici.ts";
-import { startEndpointProcess } from "./endpoint-process.ts";
-import { inMemoryPipelineRate } from "./in-memory-pipeline.ts";
-import { processorSteadyRate } from "./littles-law.ts";
-import { drainBacklog } from "./memory.ts";
-import { littlesLawSvg, markdownTable, type CurvePoint } from "./report.ts";
+import { littlesLawSection } from "./littles-law-section.ts";
+import { memorySection } from "./memory-section.ts";
+import { perRecordSection } from "./per-record-section.ts";
 import { sinkAggregationSection } from "./sink-aggregation-section.ts";
 import { adaptiveConcurrencySection } from "./adaptive-concurrency-section.ts";
 import { endpointOutageSection } from "./endpoint-outage-section.ts";
@@ -17,19 +13,34 @@ import { endpointOutageSection } from "./endpoint-outage-section.ts";
 const { values } = parseArgs({
   options: {
     "window-ms": { type: "string", default: "5000" },
-    backlog: { type: "string", default: "200000" },
+    backlog: { type: "string", default: "20000" },
     "skip-memory": { type: "boolean", default: false },
     only: { type: "string" },
+    rounds: { type: "string", default: "3" },
+    // Endpoints already running that answer any path (e.g. a Go endpoint), for the per-record
+    // section; by default it starts the demo endpoint.
+    "fast-endpoint": { type: "string" },
+    "slow-endpoint": { type: "string" },
   },
 });
+const perRecordOptions = {
+  rounds: Number(values.rounds),
+  fastUrl: values["fast-endpoint"],
+  slowUrl: values["slow-endpoint"],
+};
 const docs = join(import.meta.dirname, "../../docs");
 
-// `--only sink-aggregation` (a few seconds), `--only adaptive-concurrency` (about 30 s) or
-// `--only endpoint-outage` (about 3 minutes): that section of docs/benchmarks.md is replaced in place.
+// `--only <section>` runs one section and replaces it in docs/benchmarks.md in place:
+// sink-aggregation (a few seconds), adaptive-concurrency (about 30 s), per-record-cost (about
+// 100 s at 3 rounds), littles-law (about 2 minutes), memory (a few minutes), endpoint-outage
+// (about 4 minutes).
 const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
   "sink-aggregation": sinkAggregationSection,
   "adaptive-concurrency": adaptiveConcurrencySection,
   "endpoint-outage": endpointOutageSection,
+  "per-record-cost": (say) => perRecordSection(say, perRecordOptions),
+  memory: (say) => memorySection(say, Number(values.backlog)),
+  "littles-law": (say) => littlesLawSection(say, Number(values["window-ms"]), 1_500, docs),
 };
 if (values.only !== undefined) {
   const only = onlySections[values.only];
@@ -52,17 +63,9 @@ if (values.only !== undefined) {
 }
 
 const windowMs = Number(values["window-ms"]);
-const warmupMs = 1_500;
-const latencyMs = 50;
-const capacities = [1, 10, 50, 100];
 const say = (line: string): void => {
   process.stderr.write(`${line}\n`);
 };
-const verdict = (ratio: number, target: number): string =>
-  ratio >= target ? `PASS (target ≥ ${target})` : `BELOW TARGET (${target})`;
-/** The processor's heap in the memory runs: what a pod with a 256 MiB memory limit would allow. */
-const processorHeap = "--max-semi-space-size=4 --max-old-space-size=128";
-const body = Buffer.from(JSON.stringify({ id: 1, customer: "c-1" }));
 const sections: string[] = [];
 /** Keeps a finished section, and shows it at once: a long run stopped midway still tells something. */
 const addSection = (section: string): void => {
@@ -70,153 +73,20 @@ const addSection = (section: string): void => {
   say(`\n${section}\n`);
 };
 
-say("starting the endpoints (the Kinesis emulator starts fresh for each run)");
-const slow = await startEndpointProcess(latencyMs);
-const fast = await startEndpointProcess(0);
-try {
-  // 1. Little's-law efficiency, and the processor against a bare undici loop, per capacity.
-  const points: CurvePoint[] = [];
-  const rows: string[][] = [];
-  for (const capacity of capacities) {
-    say(
-      `capacity ${capacity}: processor over the emulator, then a bare undici loop (${windowMs} ms windows)`,
-    );
-    // A fresh emulator per run: kinesis-local slows down as it holds more records, which would
-    // otherwise weigh on the later (higher capacity) runs.
-    const runEmulator = await startKinesisEmulator();
-    const processor = await processorSteadyRate(
-      runEmulator,
-      `${slow.url}/enrich`,
-      capacity,
-      latencyMs,
-      windowMs,
-      warmupMs,
-    ).finally(() => runEmulator.stop());
-    const bare = await bareUndiciRate(`${slow.url}/enrich`, capacity, body, windowMs, warmupMs);
-    const bound = capacity / (processor.meanLatencyMs / 1000);
-    points.push({
-      capacity,
-      measured: processor.perSecond,
-      bound: capacity / (latencyMs / 1000),
-      bare,
-    });
-    rows.push([
-      String(capacity),
-      processor.perSecond.toFixed(1),
-      processor.meanLatencyMs.toFixed(2),
-      bound.toFixed(1),
-      (processor.perSecond / bound).toFixed(3),
-      bare.toFixed(1),
-      (processor.perSecond / bare).toFixed(3),
-    ]);
-    say(
-      `  processor ${processor.perSecond.toFixed(1)}/s (bound ${bound.toFixed(1)}), bare undici ${bare.toFixed(1)}/s`,
-    );
-  }
-  const minLittle = Math.min(...rows.map((row) => Number(row[4])));
-  const minBare = Math.min(...rows.map((row) => Number(row[6])));
-  addSection(
-    `## Little's-law efficiency (endpoint latency ${latencyMs} ms, unordered)\n\n` +
-      markdownTable(
-        [
-          "capacity",
-          "processor records/s",
-          "mean request ms",
-          "bound = capacity / mean latency",
-          "efficiency",
-          "bare undici records/s",
-          "processor / bare",
-        ],
-        rows,
-      ) +
-      `\n\nLowest efficiency: ${minLittle.toFixed(3)}, ${verdict(minLittle, 0.95)}. Lowest processor / bare undici: ${minBare.toFixed(3)}, ${verdict(minBare, 0.95)}.\n\n![records/s against capacity](littles-law.svg)`,
-  );
+// 1. Little's law end to end, against the emulator's ceiling; sync against async.
+addSection(await littlesLawSection(say, windowMs, 1_500, docs));
+// 2. The cost per record at the limit, against bare undici loops.
+addSection(await perRecordSection(say, perRecordOptions));
+// 3. What aggregation on write saves in PutRecords entries and payload units.
+addSection(await sinkAggregationSection(say));
+// 4. Adaptive concurrency against an endpoint that queues past 40 requests.
+addSection(await adaptiveConcurrencySection(say));
+// 5. Memory of a pod while it drains a backlog, and while it idles.
+if (!values["skip-memory"]) addSection(await memorySection(say, Number(values.backlog)));
+// 6. An endpoint down for two minutes under load: what waits, what is lost, how fast it recovers.
+addSection(await endpointOutageSection(say));
 
-  // 2. Sync against async.
-  const rate = (capacity: number): number =>
-    points.find((point) => point.capacity === capacity)?.measured ?? Number.NaN;
-  const speedUp = rate(10) / rate(1);
-  addSection(
-    `## Sync against async\n\nCapacity 1 (the AWS sample's synchronous Map): ${rate(1).toFixed(1)} records/s. Capacity 10: ${rate(10).toFixed(1)} records/s. Speed-up ${speedUp.toFixed(2)}x, ${verdict(speedUp, 9)}.`,
-  );
-
-  // 3. Engine overhead with a zero-latency endpoint, in-memory source and sink.
-  const concurrency = 32;
-  const overheadRows: string[][] = [];
-  for (let round = 1; round <= 3; round++) {
-    say(
-      `engine overhead, round ${round}/3: bare undici, then the in-memory pipeline, concurrency ${concurrency}`,
-    );
-    const bare = await bareUndiciRate(`${fast.url}/enrich`, concurrency, body, 3_000, 500);
-    const pipeline = await inMemoryPipelineRate(
-      `${fast.url}/enrich`,
-      concurrency,
-      body,
-      3_000,
-      500,
-    );
-    overheadRows.push([
-      String(round),
-      bare.toFixed(0),
-      pipeline.toFixed(0),
-      (pipeline / bare).toFixed(3),
-    ]);
-  }
-  const overhead = overheadRows.map((row) => Number(row[3])).sort((a, b) => a - b)[1] ?? Number.NaN;
-  addSection(
-    `## Engine overhead (zero-latency loopback endpoint, in-memory source and sink, concurrency ${concurrency})\n\n` +
-      markdownTable(
-        ["round", "bare undici records/s", "processor loop records/s", "ratio"],
-        overheadRows,
-      ) +
-      `\n\nMedian ratio ${overhead.toFixed(3)}, ${verdict(overhead, 0.8)}. The endpoint runs in a process of its own; it and the client share the machine's two cores.`,
-  );
-
-  // 4. What aggregation on write saves in PutRecords entries and payload units.
-  addSection(await sinkAggregationSection(say));
-
-  // 5. Adaptive concurrency against an endpoint that queues past 40 requests.
-  addSection(await adaptiveConcurrencySection(say));
-
-  // 6. Memory while draining a backlog.
-  if (!values["skip-memory"]) {
-    const backlog = Number(values.backlog);
-    const memoryRows: string[][] = [];
-    for (const records of [backlog / 10, backlog]) {
-      say(
-        `draining a backlog of ${records} records at capacity 100 (a processor process of its own)`,
-      );
-      // A fresh emulator per backlog: it slows down as it holds more records.
-      const drainEmulator = await startKinesisEmulator();
-      const result = await drainBacklog(
-        drainEmulator,
-        `${fast.url}/enrich`,
-        records,
-        100,
-        processorHeap,
-        say,
-      ).finally(() => drainEmulator.stop());
-      memoryRows.push([
-        String(records),
-        result.seconds.toFixed(1),
-        (records / result.seconds).toFixed(0),
-        (result.maxRssBytes / 2 ** 20).toFixed(1),
-      ]);
-    }
-    const peak = Number(memoryRows.at(-1)?.[3]);
-    addSection(
-      `## Memory while draining a backlog (capacity 100)\n\n` +
-        markdownTable(["backlog records", "seconds", "records/s", "peak RSS MiB"], memoryRows) +
-        `\n\nSource stream of 20 shards, maxRecordsPerFetch 500: readers hold at most 10,000 records. Peak RSS at ${backlog} records: ${peak.toFixed(1)} MiB, ${peak < 200 ? "PASS (target < 200 MiB)" : "ABOVE TARGET (200 MiB)"}. The processor runs with NODE_OPTIONS=${processorHeap}, a heap sized for a pod with a 256 MiB limit (this host has none; with Node's defaults on its 24 GB the heap grows lazily: see the Memory section of docs/processor.md).`,
-    );
-  }
-
-  mkdirSync(docs, { recursive: true });
-  const report = `# Benchmarks\n\nWritten by \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, ${process.arch}, Node ${process.version}, 2 shared cores). Figures are ratios of quantities measured side by side in the same run.\n\n${sections.join("\n\n")}\n`;
-  writeFileSync(join(docs, "benchmarks.md"), report);
-  writeFileSync(join(docs, "littles-law.svg"), littlesLawSvg(points, latencyMs));
-  process.stdout.write(`${report}\nwritten to docs/benchmarks.md and docs/littles-law.svg\n`);
-} finally {
-  await slow.stop();
-  await fast.stop();
-}
+mkdirSync(docs, { recursive: true });
+const report = `# Benchmarks\n\nWritten by \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, ${process.arch}, Node ${process.version}, 2 shared cores). Figures are ratios of quantities measured side by side in the same run.\n\n${sections.join("\n\n")}\n`;
+writeFileSync(join(docs, "benchmarks.md"), report);
+process.stdout.write(`${report}\nwritten to docs/benchmarks.md and docs/littles-law.svg\n`);

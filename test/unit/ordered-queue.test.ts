@@ -8,7 +8,6 @@ const entry = (input: string): QueueEntry<string, string> => ({
   input,
   done: false,
   output: undefined,
-  timer: undefined,
 });
 
 const finish = (target: QueueEntry<string, string>, output: string): void => {

@@ -8,7 +8,6 @@ const entry = (input: string): QueueEntry<string, string> => ({
   input,
   done: false,
   output: undefined,
-  timer: undefined,
 });
 
 describe("unordered queue", () => {
