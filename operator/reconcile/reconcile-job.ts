@@ -94,12 +94,20 @@ async function missingSecrets(
   });
   const tls = job.spec.endpoint.tls;
   if (tls?.ca?.secretKeyRef !== undefined) {
-    references.push({ secret: tls.ca.secretKeyRef.name, key: tls.ca.secretKeyRef.key, field: "spec.endpoint.tls.ca.secretKeyRef" });
+    references.push({
+      secret: tls.ca.secretKeyRef.name,
+      key: tls.ca.secretKeyRef.key,
+      field: "spec.endpoint.tls.ca.secretKeyRef",
+    });
   }
   const client = tls?.clientCertificate;
   if (client !== undefined) {
     for (const key of [client.certificateKey, client.privateKeyKey]) {
-      references.push({ secret: client.secretName, key, field: "spec.endpoint.tls.clientCertificate" });
+      references.push({
+        secret: client.secretName,
+        key,
+        field: "spec.endpoint.tls.clientCertificate",
+      });
     }
   }
   const credentials = job.spec.aws.credentialsSecretRef;

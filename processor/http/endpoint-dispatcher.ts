@@ -91,6 +91,10 @@ function secureOptions(tls: TlsConfig | undefined, files: TlsFiles): ConnectionO
     ...(files.key === undefined ? {} : { key: files.key }),
     ...(tls.serverName === undefined ? {} : { servername: tls.serverName }),
   };
+  // OpenSSL skips text that is no certificate: a CA file of none would trust nothing, silently.
+  if (files.ca !== undefined && !files.ca.includes("-----BEGIN CERTIFICATE-----")) {
+    throw new Error(`endpoint.tls.caFile: ${tls.caFile ?? ""} holds no PEM certificate`);
+  }
   try {
     createSecureContext(options);
   } catch (error) {
@@ -142,17 +146,20 @@ function createPool(options: EndpointDispatcherOptions, secure: ConnectionOption
   if (http.version === "1.1") {
     return new Pool(options.origin, { ...common, pipelining: 1, allowH2: false, connect: secure });
   }
+  // Prior knowledge on http://: the Pool builds its connector without useH2c, so build it here.
+  const cleartext = { allowH2: true, useH2c: true };
   return new Pool(options.origin, {
     ...common,
     allowH2: true,
+    // Lets the pool probe the protocol on one connection before opening more, as it does for https.
+    useH2c: !https,
     h2Options: {
       // The client's own ceiling; the server's SETTINGS_MAX_CONCURRENT_STREAMS may lower it.
       maxConcurrentStreams: Math.ceil(options.capacity / connections),
-      useH2c: !https,
     },
     connect: https
       ? requireH2(buildConnector({ ...secure, allowH2: true, preferH2: true }))
-      : secure,
+      : buildConnector(cleartext),
   });
 }
 
@@ -214,7 +221,10 @@ export function createEndpointDispatcher(options: EndpointDispatcherOptions): En
     const now = performance.now();
     if (now - (lastLogged.get(error.message) ?? -Infinity) < failureLogIntervalMs) return;
     lastLogged.set(error.message, now);
-    logger.error({ endpoint: options.origin, reason: error.message }, "calling the endpoint failed");
+    logger.error(
+      { endpoint: options.origin, reason: error.message },
+      "calling the endpoint failed",
+    );
   };
 
   return {

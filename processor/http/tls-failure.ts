@@ -23,7 +23,8 @@ const explanations: Record<string, string> = {
   ERR_SSL_TLSV13_ALERT_CERTIFICATE_REQUIRED: clientRefused,
   ERR_SSL_SSLV3_ALERT_BAD_CERTIFICATE: clientRefused,
   ERR_SSL_TLSV1_ALERT_UNKNOWN_CA: clientRefused,
-  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED: "the endpoint says the client certificate has expired: renew it",
+  ERR_SSL_SSLV3_ALERT_CERTIFICATE_EXPIRED:
+    "the endpoint says the client certificate has expired: renew it",
   ERR_SSL_TLSV1_ALERT_ACCESS_DENIED: clientRefused,
   ERR_SSL_SSLV3_ALERT_HANDSHAKE_FAILURE:
     "the TLS handshake failed (no common protocol version or cipher, or a client certificate is required): check endpoint.tls and the endpoint's TLS settings",
