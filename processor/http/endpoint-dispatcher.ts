@@ -151,8 +151,6 @@ function createPool(options: EndpointDispatcherOptions, secure: ConnectionOption
   return new Pool(options.origin, {
     ...common,
     allowH2: true,
-    // Lets the pool probe the protocol on one connection before opening more, as it does for https.
-    useH2c: !https,
     h2Options: {
       // The client's own ceiling; the server's SETTINGS_MAX_CONCURRENT_STREAMS may lower it.
       maxConcurrentStreams: Math.ceil(options.capacity / connections),

@@ -12,6 +12,7 @@ import { drainBacklog } from "./memory.ts";
 import { littlesLawSvg, markdownTable, type CurvePoint } from "./report.ts";
 import { sinkAggregationSection } from "./sink-aggregation-section.ts";
 import { adaptiveConcurrencySection } from "./adaptive-concurrency-section.ts";
+import { httpVersionSection } from "./http-version-section.ts";
 
 const { values } = parseArgs({
   options: {
@@ -23,11 +24,13 @@ const { values } = parseArgs({
 });
 const docs = join(import.meta.dirname, "../../docs");
 
-// `--only sink-aggregation` (a few seconds) or `--only adaptive-concurrency` (about 30 s): that
+// `--only sink-aggregation` (a few seconds), `--only adaptive-concurrency` (about 30 s) or
+// `--only http-version` (about 25 s): that
 // section of docs/benchmarks.md is replaced in place.
 const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
   "sink-aggregation": sinkAggregationSection,
   "adaptive-concurrency": adaptiveConcurrencySection,
+  "http-version": httpVersionSection,
 };
 if (values.only !== undefined) {
   const only = onlySections[values.only];
@@ -175,6 +178,9 @@ try {
 
   // 5. Adaptive concurrency against an endpoint that queues past 40 requests.
   addSection(await adaptiveConcurrencySection(say));
+
+  // 5b. HTTP/1.1 against HTTP/2 to a TLS endpoint at capacity 1,000.
+  addSection(await httpVersionSection(say));
 
   // 6. Memory while draining a backlog.
   if (!values["skip-memory"]) {
