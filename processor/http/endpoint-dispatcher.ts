@@ -10,7 +10,7 @@ import { createSecureContext, rootCertificates, type ConnectionOptions } from "n
 import type { Logger } from "pino";
 import { buildConnector, Pool, type Dispatcher } from "undici";
 import type { EndpointConfig } from "../config/schema.ts";
-import { withTlsExplanation } from "./tls-failure.ts";
+import { isTlsFailureReason, withTlsExplanation } from "./tls-failure.ts";
 
 export interface EndpointDispatcher {
   request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
@@ -213,7 +213,7 @@ export function createEndpointDispatcher(options: EndpointDispatcherOptions): En
 
   /** Rare and actionable: logged at error level, at most once a minute per reason. */
   const report = (error: unknown): void => {
-    if (logger === undefined || !(error instanceof Error) || !error.message.startsWith("TLS")) {
+    if (logger === undefined || !(error instanceof Error) || !isTlsFailureReason(error.message)) {
       return;
     }
     const now = performance.now();

@@ -30,12 +30,18 @@ const explanations: Record<string, string> = {
     "the TLS handshake failed (no common protocol version or cipher, or a client certificate is required): check endpoint.tls and the endpoint's TLS settings",
 };
 
+/** Marks an explained TLS failure in a reason, which the operator's status reads. */
+const marker = "TLS: ";
+
 /** What to do about a TLS failure, or undefined if the error is not one. */
 export function explainTlsFailure(code: string | undefined): string | undefined {
   if (code === undefined) return undefined;
   const explanation = explanations[code];
-  return explanation === undefined ? undefined : `TLS: ${explanation}`;
+  return explanation === undefined ? undefined : `${marker}${explanation}`;
 }
+
+/** Whether a failure reason (as the caller words it) is an explained TLS failure. */
+export const isTlsFailureReason = (reason: string): boolean => reason.includes(marker);
 
 /** The same error with the explanation as its message, keeping its code for the caller's reason. */
 export function withTlsExplanation(error: unknown): unknown {
