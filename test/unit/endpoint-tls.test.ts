@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, before, describe, test } from "node:test";
 import type { TLSSocket } from "node:tls";
+import { pino, type Logger } from "pino";
 import { endpointSchema } from "../../processor/config/schema.ts";
 import { createCaller, type Caller } from "../../processor/http/caller.ts";
 import { writeVolume } from "../support/kubelet-volume.ts";
@@ -27,7 +28,7 @@ interface TestServer {
 async function startServer(
   serving: Issued,
   clientCa?: string,
-  options: { requireClientCertificate?: boolean } = {},
+  options: { requireClientCertificate?: boolean; delayMs?: number } = {},
 ): Promise<TestServer> {
   const clients: string[] = [];
   const server: Server = createServer(
@@ -49,7 +50,9 @@ async function startServer(
       clients.push(typeof subject?.CN === "string" ? subject.CN : "");
       request.resume();
       request.on("end", () => {
-        response.end('{"ok":true}');
+        setTimeout(() => {
+          response.end('{"ok":true}');
+        }, options.delayMs ?? 0);
       });
     },
   );
@@ -100,8 +103,9 @@ describe("TLS to the endpoint", () => {
   };
 
   /** A caller of `origin` with endpoint.tls as given; one attempt per call. */
-  const callerOf = (origin: string, tls: Record<string, unknown> | undefined) => {
+  const callerOf = (origin: string, tls: Record<string, unknown> | undefined, logger?: Logger) => {
     const caller = createCaller({
+      ...(logger === undefined ? {} : { logger }),
       endpoint: endpointSchema.parse({
         url: `${origin}/score`,
         timeoutMs: 2_000,
@@ -220,6 +224,67 @@ describe("TLS to the endpoint", () => {
     });
     assert.equal(server.clients.at(-1), "processor-after");
     assert.ok(!server.clients.includes(""), "a call went without a client certificate");
+  });
+
+  test("a rotation that does not make a TLS context is refused with a warning; calls go on with the previous files", async () => {
+    const server = await serve(privateCa.server(["IP:127.0.0.1"]), clientCa.cert, {
+      delayMs: 300,
+    });
+    const first = clientCa.client("processor-first");
+    const files = volume("bad-rotation", {
+      "ca.crt": privateCa.cert,
+      "tls.crt": first.cert,
+      "tls.key": first.key,
+    });
+    const lines: { level: number; msg: string }[] = [];
+    const logger = pino(
+      { level: "info" },
+      {
+        write: (line: string) => lines.push(JSON.parse(line) as { level: number; msg: string }),
+      },
+    );
+    const call = callerOf(
+      server.origin,
+      {
+        caFile: files["ca.crt"],
+        certFile: files["tls.crt"],
+        keyFile: files["tls.key"],
+        reloadIntervalMs: 100,
+      },
+      logger,
+    );
+    // A call in flight across a good rotation finishes on its connection, which closes after it.
+    const inFlight = call();
+    const second = clientCa.client("processor-second");
+    volume("bad-rotation", {
+      "ca.crt": privateCa.cert,
+      "tls.crt": second.cert,
+      "tls.key": second.key,
+    });
+    await waitFor(
+      () => lines.filter((line) => line.msg.startsWith("endpoint TLS files changed: new")).length,
+      (count) => count === 1,
+      { timeoutMs: 5_000, what: "the rotation picked up" },
+    );
+    assert.equal((await inFlight).ok, true, "the call in flight finished");
+    assert.equal(server.clients[0], "processor-first");
+
+    volume("bad-rotation", {
+      "ca.crt": privateCa.cert,
+      "tls.crt": clientCa.client("processor-third").cert,
+      "tls.key": first.key,
+    });
+    await waitFor(
+      () => lines.filter((line) => line.level === 40).map((line) => line.msg),
+      (warnings) =>
+        warnings.includes(
+          "endpoint TLS files changed but cannot be used; new connections keep the previous ones",
+        ),
+      { timeoutMs: 5_000, what: "the bad rotation refused" },
+    );
+    server.rotate(privateCa.server(["IP:127.0.0.1"]));
+    assert.equal((await call()).ok, true, "a new connection still works, with the previous files");
+    assert.equal(server.clients.at(-1), "processor-second");
   });
 
   test("files that cannot be read or do not make a TLS context stop the caller at start, naming the field", () => {
