@@ -48,6 +48,7 @@ export async function httpVersionSection(say: (line: string) => void): Promise<s
     for (const run of runs) {
       say(`http version: ${run.label}, capacity ${capacity}`);
       await stats("/stats/reset");
+      const cpu = process.cpuUsage();
       const perSecond = await inMemoryPipelineRate(
         `${endpoint.url}/enrich`,
         capacity,
@@ -56,6 +57,7 @@ export async function httpVersionSection(say: (line: string) => void): Promise<s
         warmupMs,
         { tls: { caFile: files.ca }, http: run.http },
       );
+      const { user, system } = process.cpuUsage(cpu);
       const seen = await stats("/stats");
       if (baseline === 0) baseline = perSecond;
       rows.push([
@@ -64,6 +66,7 @@ export async function httpVersionSection(say: (line: string) => void): Promise<s
         (perSecond / baseline).toFixed(2),
         String(seen.maxConnections),
         seen.requests.toLocaleString("en"),
+        ((user + system) / seen.requests).toFixed(0),
       ]);
     }
     return (
@@ -75,10 +78,11 @@ export async function httpVersionSection(say: (line: string) => void): Promise<s
           "vs 1.1",
           "most connections open at the endpoint",
           "requests served",
+          "client CPU µs / request",
         ],
         rows,
       ) +
-      `\n\nThe processor's per-record path (async operator, mapping, undici caller, routing) with an in-memory source that always has a record, against test/bench/http2-endpoint.ts (node:http2 over TLS with a CA the bench makes, HTTP/1.1 allowed, a process of its own), each version measured for ${durationMs.toLocaleString("en")} ms after ${warmupMs.toLocaleString("en")} ms of warm-up. Little's law bounds it at ${capacity.toLocaleString("en")} / ${delayMs} ms = ${(capacity / (delayMs / 1000)).toLocaleString("en")} records/s.`
+      `\n\nThe processor's per-record path (async operator, mapping, undici caller, routing) with an in-memory source that always has a record, against test/bench/http2-endpoint.ts (node:http2 over TLS with a CA the bench makes, HTTP/1.1 allowed, a process of its own), each version measured for ${durationMs.toLocaleString("en")} ms after ${warmupMs.toLocaleString("en")} ms of warm-up. Little's law bounds it at ${capacity.toLocaleString("en")} / ${delayMs} ms = ${(capacity / (delayMs / 1000)).toLocaleString("en")} records/s; below that, the client's CPU (warm-up included, per request served) is the bound on this machine's two shared cores.`
     );
   } finally {
     await statsAgent.close();
