@@ -63,7 +63,7 @@ describe("endpoint TLS volumes", () => {
       65532,
       "the processor's group reads the 0440 files",
     );
-    const env = JSON.stringify(pod?.containers[0]?.env);
+    const env = JSON.stringify(pod.containers[0]?.env);
     assert.doesNotMatch(
       env,
       /processor-client-tls|scoring-ca/,
@@ -121,7 +121,7 @@ describe("endpoint TLS volumes", () => {
       pod?.volumes?.map((volume) => volume.name),
       ["config"],
     );
-    assert.equal(pod?.securityContext?.fsGroup, undefined);
+    assert.equal(pod.securityContext?.fsGroup, undefined);
     const raw = JSON.parse(desiredConfigMap(plain).data?.["config.json"] ?? "") as {
       endpoint: Record<string, unknown>;
     };
