@@ -15,6 +15,8 @@ export interface TestCa extends Issued {
   server(names: string[], days?: number): Issued;
   /** A client certificate with this common name. */
   client(commonName: string): Issued;
+  /** A server certificate for these names that expired in 2020. */
+  expiredServer(names: string[]): Issued;
 }
 
 const newEcKey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
@@ -52,8 +54,31 @@ export function createTestCa(name: string): TestCa {
     );
     return read(base);
   };
+  // `openssl ca` is the one openssl command that takes dates in the past; it wants its database.
+  const expired = (names: string[]): Issued => {
+    const base = join(directory, `expired-${String(++serial)}`);
+    const caConfig = join(directory, "ca.cnf");
+    writeFileSync(join(directory, "index.txt"), "");
+    writeFileSync(join(directory, "serial"), "1000\n");
+    writeFileSync(
+      caConfig,
+      `[ca]\ndefault_ca = local\n[local]\ndatabase = ${directory}/index.txt\nnew_certs_dir = ${directory}\nserial = ${directory}/serial\ndefault_md = sha256\npolicy = any\ncopy_extensions = copy\nunique_subject = no\n[any]\ncommonName = supplied\n`,
+    );
+    openssl(
+      ...["req", "-new", ...newEcKey, "-config", config, "-subj", "/CN=expired"],
+      ...["-addext", `subjectAltName=${names.join(",")}`, "-keyout", `${base}.key`],
+      ...["-out", `${base}.csr`],
+    );
+    openssl(
+      ...["ca", "-batch", "-notext", "-config", caConfig, "-cert", `${caBase}.crt`],
+      ...["-keyfile", `${caBase}.key`, "-in", `${base}.csr`, "-out", `${base}.crt`],
+      ...["-startdate", "20200101000000Z", "-enddate", "20200102000000Z"],
+    );
+    return read(base);
+  };
   return {
     ...read(caBase),
+    expiredServer: expired,
     server: (names, days = 1) =>
       issue(
         names[0]?.replace(/^\w+:/, "") ?? "server",

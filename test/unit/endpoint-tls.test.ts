@@ -165,6 +165,17 @@ describe("TLS to the endpoint", () => {
     assert.equal(right.ok, true, JSON.stringify(right));
   });
 
+  test("an expired certificate fails with a reason that says to renew it", async () => {
+    const server = await serve(privateCa.expiredServer(["IP:127.0.0.1"]));
+    const files = volume("expired", { "ca.crt": privateCa.cert });
+    const outcome = await callerOf(server.origin, { caFile: files["ca.crt"] })();
+    assert.equal(outcome.ok, false);
+    assert.match(
+      outcome.reason,
+      /CERT_HAS_EXPIRED: TLS: the endpoint's certificate has expired: renew it/,
+    );
+  });
+
   test("an endpoint that requires a client certificate takes the one given and refuses a call without", async () => {
     const server = await serve(privateCa.server(["IP:127.0.0.1"]), clientCa.cert);
     const client = clientCa.client("processor-1");
