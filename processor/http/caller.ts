@@ -79,14 +79,14 @@ export function resolveHeaders(
 
 export function createCaller(options: CallerOptions): Caller {
   const { endpoint, observer } = options;
+  const baseHeaders = resolveHeaders(endpoint, options.env);
+  const bodyHeaders = { ...baseHeaders, "content-type": endpoint.contentType };
   const pool = createEndpointDispatcher({
     origin: options.origin,
     endpoint,
     capacity: options.connections,
     logger: options.logger,
   });
-  const baseHeaders = resolveHeaders(endpoint, options.env);
-  const bodyHeaders = { ...baseHeaders, "content-type": endpoint.contentType };
 
   const attemptOnce = async (request: PreparedRequest, timeoutMs: number): Promise<Attempt> => {
     // A controller and a cleared timer cost less per request than AbortSignal.timeout.
