@@ -25,7 +25,7 @@ const { values } = parseArgs({
 const docs = join(import.meta.dirname, "../../docs");
 
 // `--only sink-aggregation` (a few seconds), `--only adaptive-concurrency` (about 30 s) or
-// `--only http-version` (about 25 s): that
+// `--only http-version` (about a minute): that
 // section of docs/benchmarks.md is replaced in place.
 const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
   "sink-aggregation": sinkAggregationSection,
