@@ -32,6 +32,7 @@ interface CountingServer {
 async function listen(
   server: Http2Server | Http2SecureServer,
   scheme: "http" | "https",
+  answer: string | Buffer = '{"ok":true}',
 ): Promise<CountingServer> {
   let open = 0;
   let most = 0;
@@ -44,7 +45,7 @@ async function listen(
     versions.add(request.httpVersion);
     request.resume();
     request.on("end", () => {
-      setTimeout(() => response.end('{"ok":true}'), 20);
+      setTimeout(() => response.end(answer), 20);
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -135,6 +136,19 @@ describe("HTTP/2 to the endpoint", () => {
     assert.deepEqual(await callMany(caller, 600, 150), []);
     assert.ok(server.maxConnections() <= 3, `saw ${String(server.maxConnections())} connections`);
     assert.deepEqual([...server.versions], ["2.0"]);
+  });
+
+  test("over HTTP/2 a response past maxResponseBytes fails the record as too large, as over HTTP/1.1", async () => {
+    const counting = await listen(createServer(), "http", Buffer.alloc(4_096, 0x61));
+    servers.push(counting);
+    const caller = callerOf(
+      counting.origin,
+      { http: { version: "2", maxConnections: 1 }, maxResponseBytes: 1_024 },
+      4,
+    );
+    const outcome = await caller.call({ path: "/score", body: Buffer.from("{}"), json: undefined });
+    assert.equal(outcome.ok, false);
+    assert.equal(outcome.kind, "too-large");
   });
 
   test("version 1.1 (the default) stays on HTTP/1.1 where the server offers h2 too", async () => {
