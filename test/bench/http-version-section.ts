@@ -79,6 +79,7 @@ export async function httpVersionSection(say: (line: string) => void): Promise<s
           perSecond.toFixed(0),
           baseline > 0 ? (perSecond / baseline).toFixed(2) : "n/a",
           String(seen.maxConnections),
+          seen.opened.toLocaleString("en"),
           seen.requests.toLocaleString("en"),
           ((user + system) / seen.requests).toFixed(0),
         ]);
@@ -97,12 +98,13 @@ export async function httpVersionSection(say: (line: string) => void): Promise<s
           "records/s",
           "vs 1.1",
           "most connections open at the endpoint",
+          "connections opened",
           "requests served",
           "client CPU µs / request",
         ],
         rows,
       ) +
-      `\n\nThe processor's per-record path (async operator, mapping, undici caller, routing) with an in-memory source that always has a record, against test/bench/http2-endpoint.ts (node:http2 over TLS with a CA the bench makes, HTTP/1.1 allowed, a process of its own), each version measured for ${durationMs.toLocaleString("en")} ms after ${warmupMs.toLocaleString("en")} ms of warm-up. Little's law bounds it at ${capacity.toLocaleString("en")} / ${delayMs} ms = ${(capacity / (delayMs / 1000)).toLocaleString("en")} records/s; below that, the client's CPU (warm-up included, per request served) is the bound on this machine's two shared cores.\n\nMedian records/s over HTTP/1.1 of the same round: ${medians}.`
+      `\n\nThe processor's per-record path (async operator, mapping, undici caller, routing) with an in-memory source that always has a record, against test/bench/http2-endpoint.ts (node:http2 over TLS with a CA the bench makes, HTTP/1.1 allowed, a process of its own), each version measured for ${durationMs.toLocaleString("en")} ms after ${warmupMs.toLocaleString("en")} ms of warm-up. Little's law bounds it at ${capacity.toLocaleString("en")} / ${delayMs} ms = ${(capacity / (delayMs / 1000)).toLocaleString("en")} records/s; below that, the client's CPU (warm-up included, per request served) is the bound on this machine's two shared cores. An HTTP/1.1 call that times out takes its connection with it (a response cannot be abandoned on an HTTP/1.1 connection), so on a starved client each timeout costs a new TLS handshake, which starves it further (\`connections opened\` against \`requests served\`); an HTTP/2 timeout resets only its stream.\n\nMedian records/s over HTTP/1.1 of the same round, over the rounds where HTTP/1.1 delivered any: ${medians}.`
     );
   } finally {
     await statsAgent.close();

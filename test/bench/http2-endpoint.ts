@@ -2,7 +2,8 @@
 // a fixed delay and counting the connections that carry calls open at once. Run as a process of its own
 // (`node test/bench/http2-endpoint.ts --cert c --key k --delay-ms 50`) so its timers do not share
 // an event loop with the client measured; it prints {"url"} once up. GET /stats answers the most
-// connections open at once and the requests served since the last GET /stats/reset.
+// connections open at once, the connections opened and the requests served since the last GET
+// /stats/reset.
 import { readFileSync } from "node:fs";
 import { createSecureServer, type Http2ServerRequest, type Http2ServerResponse } from "node:http2";
 import type { AddressInfo } from "node:net";
@@ -11,6 +12,8 @@ import { startServerProcess, type EndpointProcess } from "./endpoint-process.ts"
 
 export interface TransportStats {
   maxConnections: number;
+  /** Connections that carried a call, opened since the reset. */
+  opened: number;
   requests: number;
 }
 
@@ -25,7 +28,7 @@ export function startHttp2Endpoint(
 
 function serve(cert: Buffer, key: Buffer, delayMs: number): void {
   let open = 0;
-  let stats: TransportStats = { maxConnections: 0, requests: 0 };
+  let stats: TransportStats = { maxConnections: 0, opened: 0, requests: 0 };
   const answer = Buffer.from(JSON.stringify({ enrichedBy: "http2-endpoint" }));
   const server = createSecureServer({ cert, key, allowHTTP1: true });
   /** Connections that carried a call (the bench's own /stats calls are not counted). */
@@ -34,6 +37,7 @@ function serve(cert: Buffer, key: Buffer, delayMs: number): void {
     if (counted.has(connection)) return;
     counted.add(connection);
     open++;
+    stats.opened++;
     stats.maxConnections = Math.max(stats.maxConnections, open);
     connection.once("close", () => {
       open--;
@@ -43,7 +47,7 @@ function serve(cert: Buffer, key: Buffer, delayMs: number): void {
     request.resume();
     if (request.url.startsWith("/stats")) {
       response.end(JSON.stringify(stats));
-      if (request.url === "/stats/reset") stats = { maxConnections: open, requests: 0 };
+      if (request.url === "/stats/reset") stats = { maxConnections: open, opened: 0, requests: 0 };
       return;
     }
     // One HTTP/2 session carries many streams; an HTTP/1.1 socket one request at a time.
