@@ -87,6 +87,7 @@ export function startProcessor(
     connections: config.capacity,
     env: dependencies.env ?? process.env,
     observer: withOutageObserver(metrics.callObserver, breaker),
+    logger,
   });
   const sinks = createSinks(config, kinesis, metrics, logger);
   const { sink, deadLetter } = sinks;

@@ -115,6 +115,25 @@ const rules: Record<string, Rule[]> = {
       message: 'spec.endpoint.body must be "none" when method is GET',
       fieldPath: ".body",
     },
+    {
+      rule: "!has(self.tls) || self.url.startsWith('https://')",
+      message: "spec.endpoint.tls applies only to an https:// URL",
+      fieldPath: ".tls",
+    },
+  ],
+  "endpoint.http": [
+    {
+      rule: "!has(self.maxConnections) || (has(self.version) && self.version == '2')",
+      message:
+        'spec.endpoint.http.maxConnections applies only to version "2" (HTTP/1.1 opens capacity connections)',
+      fieldPath: ".maxConnections",
+    },
+  ],
+  "endpoint.tls.ca": [
+    {
+      rule: "has(self.configMapKeyRef) != has(self.secretKeyRef)",
+      message: "spec.endpoint.tls.ca needs exactly one of configMapKeyRef or secretKeyRef",
+    },
   ],
   "endpoint.headers[]": [
     {

@@ -6,11 +6,13 @@ import {
   aggregationSchema,
   endpointFields,
   headerNameSchema,
+  includePublicRootsSchema,
   leaseTimingFields,
   leaseTimingRule,
   processingFields,
   startPositionSchema,
   streamIdSchema,
+  tlsServerNameSchema,
   withEndpointRules,
 } from "../../processor/config/schema.ts";
 
@@ -34,6 +36,55 @@ export const secretKeySelectorSchema = z
     key: z.string().min(1).describe("Key within the Secret."),
   })
   .describe("A key of a Secret in the job's namespace.");
+
+const dataKey = z
+  .string()
+  .regex(/^[-._a-zA-Z0-9]+$/, "expected a ConfigMap or Secret key (a-z A-Z 0-9 - _ .)")
+  .max(253);
+
+export const configMapKeySelectorSchema = z
+  .strictObject({
+    name: dnsName.describe("Name of a ConfigMap in the job's namespace."),
+    key: dataKey.describe("Key within the ConfigMap."),
+  })
+  .describe("A key of a ConfigMap in the job's namespace.");
+
+export const endpointTlsSpecSchema = z
+  .strictObject({
+    ca: z
+      .strictObject({
+        configMapKeyRef: configMapKeySelectorSchema.optional(),
+        secretKeyRef: z
+          .strictObject({
+            name: dnsName.describe("Name of a Secret in the job's namespace."),
+            key: dataKey.describe("Key within the Secret."),
+          })
+          .optional()
+          .describe("A key of a Secret in the job's namespace."),
+      })
+      .refine((ca) => (ca.configMapKeyRef === undefined) !== (ca.secretKeyRef === undefined), {
+        message: "set exactly one of configMapKeyRef or secretKeyRef",
+      })
+      .optional()
+      .describe(
+        "PEM CA certificates that verify the endpoint's certificate, from exactly one of configMapKeyRef or secretKeyRef. Default: the public root CAs.",
+      ),
+    includePublicRoots: includePublicRootsSchema,
+    clientCertificate: z
+      .strictObject({
+        secretName: dnsName.describe(
+          "A Secret in the job's namespace holding the certificate and its key (e.g. of type kubernetes.io/tls, or cert-manager's).",
+        ),
+        certificateKey: dataKey.default("tls.crt").describe("Key of the PEM certificate (chain)."),
+        privateKeyKey: dataKey.default("tls.key").describe("Key of the PEM private key."),
+      })
+      .optional()
+      .describe("A client certificate for mutual TLS."),
+    serverName: tlsServerNameSchema.optional(),
+  })
+  .describe(
+    "TLS to an https endpoint. The ConfigMap and Secret are mounted into the pods as read-only volumes (never environment variables); an update reaches running pods without a restart.",
+  );
 
 export const jobHeaderSchema = z
   .strictObject({
@@ -92,6 +143,7 @@ export const jobSpecSchema = z
       z.strictObject({
         ...endpointFields,
         headers: z.array(jobHeaderSchema).max(32).default([]).describe("Extra request headers."),
+        tls: endpointTlsSpecSchema.optional(),
       }),
     ).describe("The HTTP service and how it is called."),
     parallelism: z

@@ -5,6 +5,7 @@
 import type { V1Deployment, V1EnvVar } from "@kubernetes/client-node";
 import { defaultResources } from "./default-resources.ts";
 import { configFileName, podTemplateHash } from "./desired-config.ts";
+import { endpointTlsVolumes } from "./endpoint-tls-volumes.ts";
 import { heapFlags } from "./heap-size.ts";
 import { serviceAccountName } from "./desired-rbac.ts";
 import { commonLabels, objectMeta, processorName, selectorLabels, type Job } from "./job.ts";
@@ -53,6 +54,7 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
   const { pod } = job.spec;
   const replicas = job.spec.suspend ? 0 : job.spec.parallelism;
   const resources = pod.resources ?? defaultResources(job.spec);
+  const tls = endpointTlsVolumes(job.spec.endpoint.tls);
   return {
     apiVersion: "apps/v1",
     kind: "Deployment",
@@ -77,6 +79,8 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
             // The image's uid: high, so it matches no user of the node.
             runAsUser: 65532,
             runAsGroup: 65532,
+            // Mounted TLS keys are group-readable only: the processor reads them as this group.
+            ...(tls.volumes.length === 0 ? {} : { fsGroup: 65532 }),
             seccompProfile: { type: "RuntimeDefault" },
           },
           ...(pod.nodeSelector === undefined ? {} : { nodeSelector: pod.nodeSelector }),
@@ -112,10 +116,13 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
                 readOnlyRootFilesystem: true,
                 capabilities: { drop: ["ALL"] },
               },
-              volumeMounts: [{ name: "config", mountPath: configDirectory, readOnly: true }],
+              volumeMounts: [
+                { name: "config", mountPath: configDirectory, readOnly: true },
+                ...tls.volumeMounts,
+              ],
             },
           ],
-          volumes: [{ name: "config", configMap: { name: processorName(job) } }],
+          volumes: [{ name: "config", configMap: { name: processorName(job) } }, ...tls.volumes],
         },
       },
     },

@@ -2,6 +2,7 @@
 // problems of its pods, Secrets the spec references that do not exist, and the shard Leases the
 // processors hold and report on. Conditions carry reasons a
 // person can act on; the phase is their one-word summary for `kubectl get`.
+import { isTlsFailureReason } from "../../processor/http/tls-failure.ts";
 import type { Condition, JobStatus } from "../api/status-schema.ts";
 import { setCondition, type ConditionUpdate } from "./conditions.ts";
 import type { Job } from "./job.ts";
@@ -33,11 +34,13 @@ function processorHealth(job: Job, shards: ShardProgressSummary): ConditionUpdat
     };
   }
   if (shards.endpointOutage !== undefined) {
+    const { pod, reason } = shards.endpointOutage;
+    const tls = isTlsFailureReason(reason);
     return {
       type: "Degraded",
       status: "True",
       reason: "EndpointUnavailable",
-      message: `${job.spec.endpoint.url} is not answering (${shards.endpointOutage.pod}: ${shards.endpointOutage.reason}): the processors paused calling it and probe it every ${String(job.spec.endpoint.outage.probeIntervalMs)} ms or more; records wait in ${job.spec.source.stream} (the lag grows) and none goes to the failure policy for the outage. Check that the service is up and reachable from the processor pods.`,
+      message: `${job.spec.endpoint.url} ${tls ? "fails the TLS handshake" : "is not answering"} (${pod}: ${reason}): the processors paused calling it and probe it every ${String(job.spec.endpoint.outage.probeIntervalMs)} ms or more; records wait in ${job.spec.source.stream} (the lag grows) and none goes to the failure policy for the outage. ${tls ? "Fix spec.endpoint.tls or the endpoint's certificate as the reason says; an updated Secret or ConfigMap reaches the pods without a restart." : "Check that the service is up and reachable from the processor pods."}`,
     };
   }
   if (shards.failure !== undefined) {

@@ -3,6 +3,7 @@
 // from Secrets are named here only by environment variable; the values never enter the config.
 import type { ProcessorConfigInput } from "../../processor/config/schema.ts";
 import { apiVersion, kind, type JobSpec } from "../api/job-schema.ts";
+import { endpointTlsConfig } from "./endpoint-tls-volumes.ts";
 import { commonLabels, type Job } from "./job.ts";
 
 export const metricsPort = 9400;
@@ -63,6 +64,9 @@ export function processorConfig(job: Job): ProcessorConfigInput {
       retry: spec.endpoint.retry,
       response: spec.endpoint.response,
       outage: spec.endpoint.outage,
+      // Only when set, as sink aggregation: jobs without them keep their config and pods.
+      ...(spec.endpoint.http.version === "1.1" ? {} : { http: spec.endpoint.http }),
+      ...(spec.endpoint.tls === undefined ? {} : { tls: endpointTlsConfig(spec.endpoint.tls) }),
     },
     capacity: spec.capacity,
     ordering: spec.ordering,

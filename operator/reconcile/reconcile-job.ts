@@ -86,6 +86,24 @@ async function missingSecrets(
         field: `spec.endpoint.headers[${index}].valueFrom`,
       });
   });
+  const tls = job.spec.endpoint.tls;
+  if (tls?.ca?.secretKeyRef !== undefined) {
+    references.push({
+      secret: tls.ca.secretKeyRef.name,
+      key: tls.ca.secretKeyRef.key,
+      field: "spec.endpoint.tls.ca.secretKeyRef",
+    });
+  }
+  const client = tls?.clientCertificate;
+  if (client !== undefined) {
+    for (const key of [client.certificateKey, client.privateKeyKey]) {
+      references.push({
+        secret: client.secretName,
+        key,
+        field: "spec.endpoint.tls.clientCertificate",
+      });
+    }
+  }
   const credentials = job.spec.aws.credentialsSecretRef;
   if (credentials !== undefined) {
     for (const key of ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]) {

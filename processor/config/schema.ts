@@ -141,6 +141,77 @@ export const outageSchema = z
   .prefault({})
   .describe("What an endpoint outage does to the job.");
 
+/** The TLS name the endpoint's certificate must carry (and SNI): a DNS name. */
+export const tlsServerNameSchema = z
+  .string()
+  .regex(
+    /^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$/,
+    "expected a DNS name",
+  )
+  .max(253)
+  .describe(
+    "Name sent as SNI and verified against the endpoint's certificate instead of the URL's host (e.g. when the URL holds an IP or a Service alias).",
+  );
+
+export const includePublicRootsSchema = z
+  .boolean()
+  .default(false)
+  .describe(
+    "With ca: trust the public root CAs (Node's bundled Mozilla list) too. Off by default: the named CA is then the whole trust, as curl --cacert and Go's RootCAs, so no public CA can vouch for a private endpoint.",
+  );
+
+/** HTTP version and connections; shared with the AsyncEnrichmentJob API. */
+export const endpointHttpSchema = z
+  .strictObject({
+    version: z
+      .enum(["1.1", "2"])
+      .default("1.1")
+      .describe(
+        '"1.1": one connection per slot (capacity connections), which a Kubernetes Service spreads over the endpoint\'s pods. "2": HTTP/2 (ALPN h2 on https, prior-knowledge h2c on http), the capacity multiplexed on maxConnections connections.',
+      ),
+    maxConnections: z
+      .number()
+      .int()
+      .min(1)
+      .max(10_000)
+      .optional()
+      .describe(
+        "With version 2: most connections to the endpoint, each carrying up to capacity / maxConnections streams (fewer if the server's SETTINGS_MAX_CONCURRENT_STREAMS says so; calls beyond wait). Default: capacity / 100, rounded up.",
+      ),
+  })
+  .prefault({})
+  .describe("How requests travel: HTTP/1.1 (default) or HTTP/2.");
+
+/** TLS to the endpoint, as files (the operator mounts them from ConfigMaps and Secrets). */
+export const endpointTlsSchema = z
+  .strictObject({
+    caFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe(
+        "PEM file of the CA certificates that verify the endpoint's certificate. Default: the public root CAs.",
+      ),
+    includePublicRoots: includePublicRootsSchema,
+    certFile: z
+      .string()
+      .min(1)
+      .optional()
+      .describe("PEM client certificate (chain) for mutual TLS; needs keyFile."),
+    keyFile: z.string().min(1).optional().describe("PEM private key of certFile."),
+    serverName: tlsServerNameSchema.optional(),
+    reloadIntervalMs: milliseconds(100, 600_000)
+      .default(10_000)
+      .describe(
+        "How often the files are read again; a change (a Secret or ConfigMap updated in place) builds new connections with them, without a restart.",
+      ),
+  })
+  .refine((tls) => (tls.certFile === undefined) === (tls.keyFile === undefined), {
+    message: "certFile and keyFile go together",
+    path: ["keyFile"],
+  })
+  .describe("TLS to an https endpoint: private CA, client certificate, server name.");
+
 /** How the endpoint is called; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
 export const endpointFields = {
   url: z
@@ -171,13 +242,36 @@ export const endpointFields = {
   retry: retrySchema,
   response: responseSchema,
   outage: outageSchema,
+  http: endpointHttpSchema,
 };
 
 /** The rules across endpoint fields, which JSON Schema cannot state (the CRD restates them in CEL). */
 export function withEndpointRules<
-  T extends z.ZodType<{ deadlineMs: number; timeoutMs: number; method: string; body: string }>,
+  T extends z.ZodType<{
+    url: string;
+    deadlineMs: number;
+    timeoutMs: number;
+    method: string;
+    body: string;
+    tls?: unknown;
+    http: { version: string; maxConnections?: number | undefined };
+  }>,
 >(schema: T) {
   return schema
+    .refine((endpoint) => endpoint.tls === undefined || endpoint.url.startsWith("https://"), {
+      message: "tls applies only to an https:// URL",
+      path: ["tls"],
+      when: isObjectPayload,
+    })
+    .refine(
+      (endpoint) => endpoint.http.maxConnections === undefined || endpoint.http.version === "2",
+      {
+        message: 'maxConnections applies only to version "2" (HTTP/1.1 opens capacity connections)',
+        path: ["http", "maxConnections"],
+        // Only once the fields themselves are sound: http may not even be an object otherwise.
+        when: (payload) => payload.issues.length === 0,
+      },
+    )
     .refine((endpoint) => endpoint.deadlineMs >= endpoint.timeoutMs, {
       message: "deadlineMs must be at least timeoutMs",
       path: ["deadlineMs"],
@@ -194,6 +288,7 @@ export const endpointSchema = withEndpointRules(
   z.strictObject({
     ...endpointFields,
     headers: z.array(headerSchema).default([]).describe("Extra request headers."),
+    tls: endpointTlsSchema.optional(),
   }),
 ).describe("The HTTP service called once per record.");
 
@@ -521,6 +616,8 @@ export type ProcessorConfigInput = z.input<typeof processorConfigSchema>;
 /** The config after validation, with every default filled in. */
 export type ProcessorConfig = z.output<typeof processorConfigSchema>;
 export type EndpointConfig = ProcessorConfig["endpoint"];
+/** endpoint.tls as written, which the operator produces. */
+export type EndpointTlsConfig = z.input<typeof endpointTlsSchema>;
 export type SinkConfig = ProcessorConfig["sink"];
 export type StartPosition = ProcessorConfig["source"]["startPosition"];
 

@@ -1,11 +1,11 @@
-// Calls the endpoint for one record on a keep-alive undici pool sized to the capacity. Every call
+// Calls the endpoint for one record on the endpoint dispatcher (endpoint-dispatcher.ts). Every call
 // ends: each attempt has a timeout and the whole call a deadline covering retries and backoffs,
 // so a request that never answers cannot hold a slot forever.
 import { setTimeout as sleep } from "node:timers/promises";
-import { Pool } from "undici";
+import type { Logger } from "pino";
 import type { EndpointConfig } from "../config/schema.ts";
 import { backoffDelay, parseRetryAfter } from "./backoff.ts";
-import { bufferedRequest } from "./buffered-request.ts";
+import { createEndpointDispatcher } from "./endpoint-dispatcher.ts";
 import type { PreparedRequest } from "./request-mapping.ts";
 
 export type FailureKind = "status" | "timeout" | "network" | "deadline" | "too-large";
@@ -48,11 +48,13 @@ export interface Caller {
 export interface CallerOptions {
   endpoint: EndpointConfig;
   origin: string;
-  /** Connections in the pool: the capacity, so undici never queues behind the engine's back. */
+  /** Calls in flight at most (the capacity): HTTP/1.1 opens as many connections. */
   connections: number;
   /** Values of headers given by environment variable name (filled from Secrets). */
   env: NodeJS.ProcessEnv;
   observer?: CallObserver;
+  /** Where TLS failures and reloads of the TLS files are reported. */
+  logger?: Logger;
 }
 
 const retryableStatus = (status: number): boolean => status === 429 || status >= 500;
@@ -77,17 +79,17 @@ export function resolveHeaders(
 
 export function createCaller(options: CallerOptions): Caller {
   const { endpoint, observer } = options;
-  const pool = new Pool(options.origin, {
-    connections: options.connections,
-    pipelining: 1,
-    // undici aborts a response past this size while reading it, before it is all in memory.
-    maxResponseSize: endpoint.maxResponseBytes,
-  });
   const baseHeaders = resolveHeaders(endpoint, options.env);
   const bodyHeaders = { ...baseHeaders, "content-type": endpoint.contentType };
+  const dispatcher = createEndpointDispatcher({
+    origin: options.origin,
+    endpoint,
+    capacity: options.connections,
+    logger: options.logger,
+  });
 
   const attemptOnce = async (request: PreparedRequest, timeoutMs: number): Promise<Attempt> => {
-    const sent = bufferedRequest(pool, {
+    const sent = dispatcher.send({
       path: request.path,
       method: endpoint.method,
       headers: request.body === undefined ? baseHeaders : bodyHeaders,
@@ -175,7 +177,7 @@ export function createCaller(options: CallerOptions): Caller {
         if (delay > 0) await sleep(delay);
       }
     },
-    close: () => pool.close(),
-    destroy: () => pool.destroy(),
+    close: () => dispatcher.close(),
+    destroy: () => dispatcher.destroy(),
   };
 }

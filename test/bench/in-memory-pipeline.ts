@@ -32,11 +32,13 @@ export async function inMemoryPipelineWindow(
   body: Buffer,
   durationMs: number,
   warmupMs: number,
+  /** More endpoint settings (tls, http). */
+  endpoint: Record<string, unknown> = {},
 ): Promise<Window> {
   const config = validateConfig({
     source: { stream: "memory-source" },
     sink: { stream: "memory-sink" },
-    endpoint: { url },
+    endpoint: { url, ...endpoint },
     capacity,
     ordering: "unordered",
     failurePolicy: "drop",

@@ -9,6 +9,7 @@ import { perRecordSection } from "./per-record-section.ts";
 import { sinkAggregationSection } from "./sink-aggregation-section.ts";
 import { adaptiveConcurrencySection } from "./adaptive-concurrency-section.ts";
 import { endpointOutageSection } from "./endpoint-outage-section.ts";
+import { httpVersionSection } from "./http-version-section.ts";
 
 const { values } = parseArgs({
   options: {
@@ -33,11 +34,12 @@ const docs = join(import.meta.dirname, "../../docs");
 // `--only <section>` runs one section and replaces it in docs/benchmarks.md in place:
 // sink-aggregation (a few seconds), adaptive-concurrency (about 30 s), per-record-cost (about
 // 100 s at 3 rounds), littles-law (about 2 minutes), memory (a few minutes), endpoint-outage
-// (about 4 minutes).
+// (about 4 minutes), http-version (about a minute).
 const onlySections: Record<string, (say: (line: string) => void) => Promise<string>> = {
   "sink-aggregation": sinkAggregationSection,
   "adaptive-concurrency": adaptiveConcurrencySection,
   "endpoint-outage": endpointOutageSection,
+  "http-version": httpVersionSection,
   "per-record-cost": (say) => perRecordSection(say, perRecordOptions),
   memory: (say) => memorySection(say, Number(values.backlog)),
   "littles-law": (say) => littlesLawSection(say, Number(values["window-ms"]), 1_500, docs),
@@ -85,6 +87,8 @@ addSection(await adaptiveConcurrencySection(say));
 if (!values["skip-memory"]) addSection(await memorySection(say, Number(values.backlog)));
 // 6. An endpoint down for two minutes under load: what waits, what is lost, how fast it recovers.
 addSection(await endpointOutageSection(say));
+// 7. HTTP/1.1 against HTTP/2 at capacity 1,000: records/s and the connections the endpoint saw.
+addSection(await httpVersionSection(say));
 
 mkdirSync(docs, { recursive: true });
 const report = `# Benchmarks\n\nWritten by \`npm run bench${process.argv.length > 2 ? ` -- ${process.argv.slice(2).join(" ")}` : ""}\` on ${new Date().toISOString().slice(0, 10)} (${process.platform}, ${process.arch}, Node ${process.version}, 2 shared cores). Figures are ratios of quantities measured side by side in the same run.\n\n${sections.join("\n\n")}\n`;

@@ -168,6 +168,31 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       { source: { stream: "orders", startPosition: { type: "AT_TIMESTAMP" } } },
       /timestamp is required with type AT_TIMESTAMP/,
     ],
+    [
+      "tls on an http URL",
+      { endpoint: { url: "http://s/x", tls: { serverName: "scoring.internal" } } },
+      /spec\.endpoint\.tls: Invalid value: .*spec\.endpoint\.tls applies only to an https:\/\/ URL/,
+    ],
+    [
+      "maxConnections with HTTP/1.1",
+      { endpoint: { url: "https://s/x", http: { maxConnections: 4 } } },
+      /spec\.endpoint\.http\.maxConnections: Invalid value: .*applies only to version "2"/,
+    ],
+    [
+      "a CA from both a ConfigMap and a Secret",
+      {
+        endpoint: {
+          url: "https://s/x",
+          tls: {
+            ca: {
+              configMapKeyRef: { name: "ca", key: "ca.crt" },
+              secretKeyRef: { name: "ca", key: "ca.crt" },
+            },
+          },
+        },
+      },
+      /spec\.endpoint\.tls\.ca: Invalid value: .*exactly one of configMapKeyRef or secretKeyRef/,
+    ],
     ["an unknown field", { capcity: 10 }, /unknown field "spec\.capcity"/],
   ];
   for (const [what, spec, message] of refusals) {
@@ -186,6 +211,24 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       assert.match(refusal, message);
     });
   }
+
+  test("a job with mutual TLS and HTTP/2 to an https endpoint is accepted", () => {
+    const refusal = apply(
+      cluster,
+      job("endpoint-tls", {
+        endpoint: {
+          url: "https://scoring.shop.svc:8443/score",
+          http: { version: "2", maxConnections: 4 },
+          tls: {
+            ca: { configMapKeyRef: { name: "scoring-ca", key: "ca.crt" } },
+            clientCertificate: { secretName: "processor-client-tls" },
+            serverName: "scoring.internal",
+          },
+        },
+      }),
+    );
+    assert.equal(refusal, undefined);
+  });
 
   test("a URL template with placeholders in its path and query is a valid URL for the API server", () => {
     const refusal = apply(

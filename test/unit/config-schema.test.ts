@@ -75,6 +75,7 @@ describe("processor config schema", () => {
         probeIntervalMs: 5_000,
         maxProbeIntervalMs: 15_000,
       },
+      http: { version: "1.1" },
       headers: [],
     });
     assert.equal(config.capacity, 10);

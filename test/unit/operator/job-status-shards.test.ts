@@ -172,6 +172,23 @@ describe("Degraded", () => {
     assert.equal(condition(result, "Ready")?.status, "True", "the shards are still held");
   });
 
+  test("a TLS failure pausing the job: EndpointUnavailable carries what to set, not 'check the service is up'", () => {
+    const reason =
+      "UNABLE_TO_VERIFY_LEAF_SIGNATURE: TLS: the endpoint's certificate is signed by an unknown authority: set endpoint.tls.ca (caFile in a processor config) to the CA that signed it";
+    const degraded = condition(
+      status(allReady({ endpointOutage: { pod: "orders-processor-a", reason } })),
+      "Degraded",
+    );
+    assert.equal(degraded?.reason, "EndpointUnavailable");
+    assert.match(
+      degraded.message,
+      /fails the TLS handshake \(orders-processor-a: UNABLE_TO_VERIFY/,
+    );
+    assert.match(degraded.message, /set endpoint\.tls\.ca/);
+    assert.match(degraded.message, /Fix spec\.endpoint\.tls/);
+    assert.doesNotMatch(degraded.message, /up and reachable/);
+  });
+
   test("a read error is reported before failing records", () => {
     const result = status(
       allReady({
