@@ -63,6 +63,7 @@ export function processorConfig(job: Job): ProcessorConfigInput {
       retry: spec.endpoint.retry,
       response: spec.endpoint.response,
       outage: spec.endpoint.outage,
+      ...(spec.endpoint.rateLimit === undefined ? {} : { rateLimit: spec.endpoint.rateLimit }),
     },
     capacity: spec.capacity,
     ordering: spec.ordering,

@@ -139,6 +139,28 @@ export const outageSchema = z
   .prefault({})
   .describe("What an endpoint outage does to the job.");
 
+export const rateLimitSchema = z
+  .strictObject({
+    requestsPerSecond: z
+      .number()
+      .min(0.01)
+      .max(1_000_000)
+      .describe(
+        "Requests per second the endpoint sees from the whole job (every attempt, retries included), summed over all pods. Each pod takes the share of its shards.",
+      ),
+    burst: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe(
+        "Requests the job may send at once above the rate after a quiet spell (token bucket depth), divided among pods like the rate; a pod's share is at least one request, so below parallelism the job may burst up to parallelism.",
+      ),
+  })
+  .describe(
+    "A job-wide limit on requests per second to the endpoint; records wait for a token holding their in-flight slot. Off when absent.",
+  );
+
 /** How the endpoint is called; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
 export const endpointFields = {
   url: z
@@ -169,6 +191,7 @@ export const endpointFields = {
   retry: retrySchema,
   response: responseSchema,
   outage: outageSchema,
+  rateLimit: rateLimitSchema.optional(),
 };
 
 /** The rules across endpoint fields, which JSON Schema cannot state (the CRD restates them in CEL). */

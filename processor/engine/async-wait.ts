@@ -85,6 +85,11 @@ export interface CallControl {
   suspendTimeout(): void;
   /** Starts the timeout afresh. */
   resumeTimeout(): void;
+  /**
+   * Waits for admission (a rate-limit token) holding the slot: the time is left out of the
+   * timeout and of the latency the limiter sees, and the call still counts as a sample.
+   */
+  waitFor<T>(waiting: Promise<T>): Promise<T>;
 }
 
 /** Raised by submit once the operator stopped on a fatal emit error. */
@@ -156,13 +161,15 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     const inFlightAtStart = calling;
     const startedAt = limiter === undefined ? 0 : performance.now();
     let suspended = false;
+    /** Time spent waiting for admission, left out of the latency sample. */
+    let admissionMs = 0;
     /** The call's end: the first of its result, its error and its timeout. */
     const end = (output: Out, dropped: boolean): void => {
       if (entry.done) return;
       calling--;
       if (limiter !== undefined) {
         limiter.onSample(
-          performance.now() - startedAt,
+          performance.now() - startedAt - admissionMs,
           inFlightAtStart,
           dropped || suspended || (options.isDrop?.(output) ?? false),
         );
@@ -186,6 +193,17 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
         if (entry.done) return;
         clearTimeout(entry.timer);
         armTimeout();
+      },
+      waitFor: async (waiting) => {
+        clearTimeout(entry.timer);
+        entry.timer = undefined;
+        const from = performance.now();
+        try {
+          return await waiting;
+        } finally {
+          admissionMs += performance.now() - from;
+          if (!entry.done) armTimeout();
+        }
       },
     };
     let call: Promise<Out>;

@@ -36,8 +36,11 @@ type Attempt =
       retryAfterMs?: number;
     };
 
+/** How a call waits for a rate-limit token: the engine leaves that time out of its bounds. */
+export type WaitFor = <T>(waiting: Promise<T>) => Promise<T>;
+
 export interface Caller {
-  call(request: PreparedRequest): Promise<CallOutcome>;
+  call(request: PreparedRequest, waitFor?: WaitFor): Promise<CallOutcome>;
   /** Closes the pool once running calls end. */
   close(): Promise<void>;
   /** Closes the pool now, failing running calls (shutdown past its grace period). */
@@ -52,6 +55,8 @@ export interface CallerOptions {
   /** Values of headers given by environment variable name (filled from Secrets). */
   env: NodeJS.ProcessEnv;
   observer?: CallObserver;
+  /** The job's rate limit: each attempt waits for a token first (undefined: one was free). */
+  admit?: () => Promise<void> | undefined;
 }
 
 const retryableStatus = (status: number): boolean => status === 429 || status >= 500;
@@ -144,9 +149,16 @@ export function createCaller(options: CallerOptions): Caller {
   };
 
   return {
-    async call(request) {
-      const deadline = performance.now() + endpoint.deadlineMs;
+    async call(request, waitFor) {
+      let deadline = performance.now() + endpoint.deadlineMs;
       for (let attempt = 1; ; attempt++) {
+        // Before the attempt's timer: a token wait spends neither its timeout nor the deadline.
+        const admitted = options.admit?.();
+        if (admitted !== undefined) {
+          const waitedFrom = performance.now();
+          await (waitFor === undefined ? admitted : waitFor(admitted));
+          deadline += performance.now() - waitedFrom;
+        }
         const started = performance.now();
         const result = await attemptOnce(request, Math.min(endpoint.timeoutMs, deadline - started));
         observer?.attempt(

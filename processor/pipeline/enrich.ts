@@ -2,6 +2,7 @@
 // record. It never rejects: every way a record can fail ends as a Failure with a reason.
 import { randomUUID } from "node:crypto";
 import type { SinkConfig } from "../config/schema.ts";
+import type { CallControl } from "../engine/async-wait.ts";
 import type { Caller } from "../http/caller.ts";
 import type { RequestMapper } from "../http/request-mapping.ts";
 import type { ResponseMapper } from "../http/response-mapping.ts";
@@ -52,14 +53,14 @@ function outputPartitionKey(
 
 export function createEnricher(
   options: EnricherOptions,
-): (record: SourceRecord) => Promise<Enrichment> {
+): (record: SourceRecord, call?: Pick<CallControl, "waitFor">) => Promise<Enrichment> {
   const { requests, caller, responses } = options;
-  return async (record) => {
+  return async (record, call) => {
     const startedAt = Date.now();
     const prepared = requests.prepare(record.data);
     if (!prepared.ok)
       return { ok: false, reason: prepared.reason, kind: "mapping", attempts: 0, startedAt };
-    const outcome = await caller.call(prepared.request);
+    const outcome = await caller.call(prepared.request, call?.waitFor);
     if (!outcome.ok) {
       return {
         ok: false,

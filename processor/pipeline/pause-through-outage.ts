@@ -28,7 +28,7 @@ export function isOutageFailure(failure: Failure): boolean {
 }
 
 export function pauseThroughOutages(
-  enrich: (record: SourceRecord) => Promise<Enrichment>,
+  enrich: (record: SourceRecord, call: CallControl) => Promise<Enrichment>,
   breaker: OutageBreaker,
   /** How long a failed record waits for a verdict before it is simply tried again. */
   verdictWithinMs: number,
@@ -46,7 +46,7 @@ export function pauseThroughOutages(
     for (;;) {
       const admitted = breaker.admit();
       if (admitted !== undefined) await waitingFor(call, admitted);
-      const result = await enrich(record);
+      const result = await enrich(record, call);
       if (result.ok || !isOutageFailure(result)) return result;
       const verdict = await waitingFor(
         call,
