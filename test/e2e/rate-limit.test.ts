@@ -91,8 +91,8 @@ describe(
       }
       return counts;
     };
-    /** /status of every running processor pod not being deleted. */
-    const podStatuses = async (): Promise<ProcessorStatus[]> => {
+    /** What each running processor pod not being deleted answers on `path` (9400). */
+    const fromPods = async (path: string): Promise<string[]> => {
       const pods = (
         JSON.parse(
           await kubectl(
@@ -107,18 +107,24 @@ describe(
       ).items.filter(
         (pod) => pod.metadata?.deletionTimestamp === undefined && pod.status?.podIP !== undefined,
       );
-      const statuses = await Promise.all(
+      const answers = await Promise.all(
         pods.map(async (pod) => {
           try {
-            const response = await fetch(`http://${pod.status?.podIP ?? ""}:9400/status`);
-            return (await response.json()) as ProcessorStatus;
+            return await (await fetch(`http://${pod.status?.podIP ?? ""}:9400${path}`)).text();
           } catch {
             return undefined;
           }
         }),
       );
-      return statuses.filter((status) => status !== undefined);
+      return answers.filter((answer) => answer !== undefined);
     };
+    const podStatuses = async (): Promise<ProcessorStatus[]> =>
+      (await fromPods("/status")).map((text) => JSON.parse(text) as ProcessorStatus);
+    /** Each pod's largest event-loop delay since the last scrape (prom-client resets it). */
+    const loopDelays = async (): Promise<number[]> =>
+      (await fromPods("/metrics")).map((text) =>
+        Number(/^nodejs_eventloop_lag_max_seconds(?:\{[^}]*\})? (\S+)$/m.exec(text)?.[1] ?? NaN),
+      );
     const jobStatus = async (): Promise<JobStatus | undefined> =>
       (
         JSON.parse(await kubectl("get", "aej", "ratelimited", "-o", "json")) as {
@@ -235,8 +241,13 @@ describe(
         const statuses = await settle(pods);
         const measuredFrom = performance.now();
         const movesBefore = await transitions();
+        await loopDelays();
         await new Promise((resolve) => setTimeout(resolve, measureMs));
         const to = performance.now();
+        const [delays, waiting] = await Promise.all([loopDelays(), podStatuses()]);
+        t.diagnostic(
+          `${String(pods)} pods while measured: largest event-loop delay per pod ${delays.map((delay) => delay.toFixed(2)).join(", ")} s; attempts waiting for a token at the end ${waiting.map((status) => String(status.rateLimit?.waiting)).join(", ")} (capacity ${String(capacity)})`,
+        );
         phases.push({ pods, from, measuredFrom, to, moves: (await transitions()) - movesBefore });
         assert.ok(
           statuses.every((status) => status.concurrencyLimit === capacity),
