@@ -147,7 +147,7 @@ describe(
         {
           timeoutMs: 120_000,
           what: `${String(pods)} pods holding the ${String(shards)} shards evenly`,
-          intervalMs: 250,
+          intervalMs: 1_000,
         },
       );
       return waitFor(
@@ -161,7 +161,11 @@ describe(
                   (limit.requestsPerSecond * status.shards.length) / shards,
               ) < 1e-6,
           ),
-        { timeoutMs: 30_000, what: "each pod's rate share following its shards", intervalMs: 250 },
+        {
+          timeoutMs: 30_000,
+          what: "each pod's rate share following its shards",
+          intervalMs: 1_000,
+        },
       );
     };
 
