@@ -141,9 +141,11 @@ export const outageSchema = z
 
 export const rateLimitSchema = z
   .strictObject({
+    // Above 0 rather than a fractional minimum: the API server let 0 through "minimum: 0.01"
+    // (test/e2e/crd.test.ts); an exclusive minimum of 0 refuses it.
     requestsPerSecond: z
       .number()
-      .min(0.01)
+      .positive()
       .max(1_000_000)
       .describe(
         "Requests per second the endpoint sees from the whole job (every attempt, retries included), summed over all pods. Each pod takes the share of its shards.",
