@@ -13,6 +13,8 @@ import { maxPendingRecordsPerShard, type ProcessorConfig } from "./config/schema
 import { createGradientLimit } from "./engine/adaptive-limit.ts";
 import { createAsyncWait } from "./engine/async-wait.ts";
 import { createCaller } from "./http/caller.ts";
+import { createRateGate, type RateGate } from "./http/rate-limit.ts";
+import { rateShare } from "./http/rate-share.ts";
 import type { BreakerState } from "./http/outage-breaker.ts";
 import { createRequestMapper } from "./http/request-mapping.ts";
 import { createResponseMapper } from "./http/response-mapping.ts";
@@ -52,6 +54,10 @@ export interface ProcessorStatus {
   reason: string | undefined;
   inFlight: number;
   capacity: number;
+  /** Records admitted now: the adaptive concurrency limit, or capacity when it is off. */
+  concurrencyLimit: number;
+  /** With a rate limit: this pod's share (requests per second, burst) and attempts waiting. */
+  rateLimit?: { requestsPerSecond: number; burst: number; waiting: number };
   /** The outage breaker: closed, or open/probing with the last outage error and calls waiting. */
   endpoint: { state: BreakerState; reason: string | undefined; waiting: number };
   shards: ShardStatus[];
@@ -81,6 +87,16 @@ export function startProcessor(
 
   const requests = createRequestMapper(config.endpoint);
   const breaker = outageBreakerFor(config.endpoint.outage, metrics, logger);
+  const rateLimit = config.endpoint.rateLimit;
+  const rateMetrics = rateLimit === undefined ? undefined : metrics.withRateLimit();
+  const gate: RateGate | undefined =
+    rateMetrics === undefined
+      ? undefined
+      : createRateGate({
+          onWaited: (seconds) => {
+            rateMetrics.waited(seconds);
+          },
+        });
   const caller = createCaller({
     endpoint: config.endpoint,
     origin: requests.origin,
@@ -88,6 +104,7 @@ export function startProcessor(
     env: dependencies.env ?? process.env,
     observer: withOutageObserver(metrics.callObserver, breaker),
     logger,
+    ...(gate === undefined ? {} : { admit: () => gate.admit() }),
   });
   const sinks = createSinks(config, kinesis, metrics, logger);
   const { sink, deadLetter } = sinks;
@@ -163,9 +180,15 @@ export function startProcessor(
     workerId,
     counters: (shardId) => {
       const counters = shards.counters(shardId);
-      return counters === undefined || breaker === undefined || breaker.state === "closed"
-        ? counters
-        : { ...counters, endpointOutage: breaker.reason ?? "no answer" };
+      if (counters === undefined) return undefined;
+      return {
+        ...counters,
+        concurrencyLimit: engine.limit,
+        ...(gate === undefined ? {} : { rateLimitShare: gate.requestsPerSecond }),
+        ...(breaker === undefined || breaker.state === "closed"
+          ? {}
+          : { endpointOutage: breaker.reason ?? "no answer" }),
+      };
     },
     kubeConfig: dependencies.kubeConfig,
     checkpointStore: dependencies.checkpointStore,
@@ -200,6 +223,15 @@ export function startProcessor(
         : 0,
     metrics,
     logger,
+    ...(gate === undefined || rateLimit === undefined
+      ? {}
+      : {
+          onShares: (held: number, open: number) => {
+            const share = rateShare(rateLimit, held, open);
+            gate.setShare(share.requestsPerSecond, share.burst);
+            rateMetrics?.share(share.requestsPerSecond);
+          },
+        }),
   });
 
   const checkpointTimer = setInterval(() => {
@@ -275,6 +307,16 @@ export function startProcessor(
         reason,
         inFlight: engine.inFlight,
         capacity: config.capacity,
+        concurrencyLimit: engine.limit,
+        ...(gate === undefined
+          ? {}
+          : {
+              rateLimit: {
+                requestsPerSecond: gate.requestsPerSecond,
+                burst: gate.burst,
+                waiting: gate.waiting,
+              },
+            }),
         endpoint:
           breaker === undefined
             ? { state: "closed", reason: undefined, waiting: 0 }

@@ -62,10 +62,39 @@ export const jobStatusSchema = z
         z.strictObject({
           pod: z.string().describe("Processor pod."),
           shards: z.number().int().min(0).describe("Shard Leases it holds."),
+          concurrencyLimit: z
+            .number()
+            .int()
+            .min(0)
+            .optional()
+            .describe(
+              "Requests it admits in flight now: its adaptive limit, or capacity when off.",
+            ),
+          rateLimitShare: z
+            .number()
+            .min(0)
+            .optional()
+            .describe("With endpoint.rateLimit: its share, in requests per second."),
         }),
       )
       .optional()
-      .describe("Shards held per processor pod."),
+      .describe("Shards held per processor pod, and its figures."),
+    concurrencyLimit: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "Requests the processors admit in flight now, summed over pods (adaptive limits, or capacity when off); at most maxConcurrency.",
+      ),
+    maxConcurrency: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "parallelism x capacity: what concurrencyLimit would be with every limit at capacity.",
+      ),
     maxLagMillis: z
       .number()
       .int()

@@ -192,6 +192,10 @@ export function jobStatus(
     shards: observed.shards.shards,
     ownedShards: observed.shards.owned,
     processors: observed.shards.processors,
+    ...(observed.shards.concurrencyLimit === undefined
+      ? {}
+      : { concurrencyLimit: Math.floor(observed.shards.concurrencyLimit) }),
+    maxConcurrency: observed.desiredReplicas * job.spec.capacity,
     ...(observed.shards.maxLagMillis === undefined
       ? {}
       : { maxLagMillis: observed.shards.maxLagMillis }),

@@ -67,6 +67,7 @@ export function processorConfig(job: Job): ProcessorConfigInput {
       // Only when set, as sink aggregation: jobs without them keep their config and pods.
       ...(spec.endpoint.http.version === "1.1" ? {} : { http: spec.endpoint.http }),
       ...(spec.endpoint.tls === undefined ? {} : { tls: endpointTlsConfig(spec.endpoint.tls) }),
+      ...(spec.endpoint.rateLimit === undefined ? {} : { rateLimit: spec.endpoint.rateLimit }),
     },
     capacity: spec.capacity,
     ordering: spec.ordering,

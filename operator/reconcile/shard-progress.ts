@@ -11,7 +11,9 @@ export interface ShardProgressSummary {
   owned: number;
   /** Shards that should have a holder and have none: not finished, parents finished. */
   unowned: string[];
-  processors: { pod: string; shards: number }[];
+  processors: ProcessorFigures[];
+  /** Records the reporting processors admit now, summed once per pod (each reports on every Lease). */
+  concurrencyLimit: number | undefined;
   maxLagMillis: number | undefined;
   recordsInPerSecond: number;
   recordsPerSecond: number;
@@ -22,6 +24,15 @@ export interface ShardProgressSummary {
   readError: { shardId: string; error: string } | undefined;
   /** A holder pausing its calls through an endpoint outage, with the last outage error. */
   endpointOutage: { pod: string; reason: string } | undefined;
+}
+
+export interface ProcessorFigures {
+  pod: string;
+  shards: number;
+  /** Records the pod admits now: its adaptive concurrency limit, or capacity when off. */
+  concurrencyLimit?: number;
+  /** With a rate limit: the pod's share, in requests per second. */
+  rateLimitShare?: number;
 }
 
 function isLive(lease: ShardLease, now: Date): boolean {
@@ -53,6 +64,17 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
   );
   const failing = reports.find(({ progress }) => progress?.lastError !== undefined);
   const outage = reports.find(({ progress }) => progress?.endpointOutage !== undefined);
+  /** A pod's own figures, from the first of its Leases that carries them. */
+  const podFigures = new Map<string, { concurrencyLimit?: number; rateLimitShare?: number }>();
+  for (const { lease, progress } of reports) {
+    if (progress?.concurrencyLimit === undefined || podFigures.has(lease.holder)) continue;
+    podFigures.set(lease.holder, {
+      concurrencyLimit: progress.concurrencyLimit,
+      ...(progress.rateLimitShare === undefined
+        ? {}
+        : { rateLimitShare: Math.round(progress.rateLimitShare * 100) / 100 }),
+    });
+  }
   const sum = (pick: (lease: (typeof reports)[number]) => number): number =>
     reports.reduce((total, report) => total + pick(report), 0);
   return {
@@ -63,8 +85,15 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
       .map((lease) => lease.shardId)
       .sort(),
     processors: [...perPod]
-      .map(([pod, shards]) => ({ pod, shards }))
+      .map(([pod, shards]) => ({ pod, shards, ...podFigures.get(pod) }))
       .sort((a, b) => a.pod.localeCompare(b.pod)),
+    concurrencyLimit:
+      podFigures.size === 0
+        ? undefined
+        : [...podFigures.values()].reduce(
+            (total, figures) => total + (figures.concurrencyLimit ?? 0),
+            0,
+          ),
     maxLagMillis: lags.length === 0 ? undefined : Math.max(...lags),
     recordsInPerSecond: sum(({ progress }) => progress?.inPerSecond ?? 0),
     recordsPerSecond: sum(({ progress }) => progress?.outPerSecond ?? 0),

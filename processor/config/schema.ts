@@ -211,6 +211,29 @@ export const endpointTlsSchema = z
     path: ["keyFile"],
   })
   .describe("TLS to an https endpoint: private CA, client certificate, server name.");
+export const rateLimitSchema = z
+  .strictObject({
+    // Above 0 rather than a fractional minimum: the API server let 0 through "minimum: 0.01"
+    // (test/e2e/crd.test.ts); an exclusive minimum of 0 refuses it.
+    requestsPerSecond: z
+      .number()
+      .positive()
+      .max(1_000_000)
+      .describe(
+        "Requests per second the endpoint sees from the whole job (every attempt, retries included), summed over all pods. Each pod takes the share of its shards.",
+      ),
+    burst: z
+      .number()
+      .int()
+      .min(1)
+      .max(1_000_000)
+      .describe(
+        "Requests the job may send at once above the rate after a quiet spell (token bucket depth), divided among pods like the rate; a pod's share is at least one request, so below parallelism the job may burst up to parallelism.",
+      ),
+  })
+  .describe(
+    "A job-wide limit on requests per second to the endpoint; records wait for a token holding their in-flight slot. Off when absent.",
+  );
 
 /** How the endpoint is called; shared with the AsyncEnrichmentJob API so bounds cannot drift. */
 export const endpointFields = {
@@ -243,6 +266,7 @@ export const endpointFields = {
   response: responseSchema,
   outage: outageSchema,
   http: endpointHttpSchema,
+  rateLimit: rateLimitSchema.optional(),
 };
 
 /** The rules across endpoint fields, which JSON Schema cannot state (the CRD restates them in CEL). */

@@ -86,6 +86,11 @@ export interface CallControl {
   suspendTimeout(): void;
   /** Starts the timeout afresh. */
   resumeTimeout(): void;
+  /**
+   * Waits for admission (a rate-limit token) holding the slot: the time is left out of the
+   * timeout and of the latency the limiter sees, and the call still counts as a sample.
+   */
+  waitFor<T>(waiting: Promise<T>): Promise<T>;
 }
 
 /** Raised by submit once the operator stopped on a fatal emit error. */
@@ -148,6 +153,8 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
     next: DeadlineNode | undefined = undefined;
     linked = false;
     suspended = false;
+    /** Time spent waiting for admission, left out of the latency sample. */
+    admissionMs = 0;
     readonly inFlightAtStart = calling;
     readonly startedAt = limiter === undefined ? 0 : performance.now();
 
@@ -165,7 +172,7 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
       calling--;
       if (limiter !== undefined) {
         limiter.onSample(
-          performance.now() - this.startedAt,
+          performance.now() - this.startedAt - this.admissionMs,
           this.inFlightAtStart,
           dropped || this.suspended || (options.isDrop?.(output) ?? false),
         );
@@ -190,6 +197,17 @@ export function createAsyncWait<In, Out>(options: AsyncWaitOptions<In, Out>): As
 
     resumeTimeout(): void {
       if (!this.done) deadlines.set(this);
+    }
+
+    async waitFor<T>(waiting: Promise<T>): Promise<T> {
+      deadlines.clear(this);
+      const from = performance.now();
+      try {
+        return await waiting;
+      } finally {
+        this.admissionMs += performance.now() - from;
+        if (!this.done) deadlines.set(this);
+      }
     }
   }
 

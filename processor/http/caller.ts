@@ -37,8 +37,13 @@ type Attempt =
       retryAfterMs?: number;
     };
 
+/** How a call waits for a rate-limit token: the engine leaves that time out of its bounds. */
+export interface AdmissionWait {
+  waitFor<T>(waiting: Promise<T>): Promise<T>;
+}
+
 export interface Caller {
-  call(request: PreparedRequest): Promise<CallOutcome>;
+  call(request: PreparedRequest, admission?: AdmissionWait): Promise<CallOutcome>;
   /** Closes the pool once running calls end. */
   close(): Promise<void>;
   /** Closes the pool now, failing running calls (shutdown past its grace period). */
@@ -55,6 +60,8 @@ export interface CallerOptions {
   observer?: CallObserver;
   /** Where TLS failures and reloads of the TLS files are reported. */
   logger?: Logger;
+  /** The job's rate limit: each attempt waits for a token first (undefined: one was free). */
+  admit?: () => Promise<void> | undefined;
 }
 
 const retryableStatus = (status: number): boolean => status === 429 || status >= 500;
@@ -146,9 +153,16 @@ export function createCaller(options: CallerOptions): Caller {
   };
 
   return {
-    async call(request) {
-      const deadline = performance.now() + endpoint.deadlineMs;
+    async call(request, admission) {
+      let deadline = performance.now() + endpoint.deadlineMs;
       for (let attempt = 1; ; attempt++) {
+        // Before the attempt's timer: a token wait spends neither its timeout nor the deadline.
+        const admitted = options.admit?.();
+        if (admitted !== undefined) {
+          const waitedFrom = performance.now();
+          await (admission === undefined ? admitted : admission.waitFor(admitted));
+          deadline += performance.now() - waitedFrom;
+        }
         const started = performance.now();
         const result = await attemptOnce(request, Math.min(endpoint.timeoutMs, deadline - started));
         observer?.attempt(

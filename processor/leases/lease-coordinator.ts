@@ -103,6 +103,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       millisBehindLatest: counters.millisBehindLatest,
       lastError: counters.lastError,
       endpointOutage: counters.endpointOutage,
+      concurrencyLimit: counters.concurrencyLimit,
+      rateLimitShare: counters.rateLimitShare,
       at: new Date().toISOString(),
     };
   };

@@ -28,6 +28,10 @@ export interface ShardProgress {
   lastError: string | undefined;
   /** While the holder pauses calls through an endpoint outage: the last outage error. */
   endpointOutage?: string | undefined;
+  /** The holder pod's figures, the same on each of its Leases: records it admits now. */
+  concurrencyLimit?: number | undefined;
+  /** With a rate limit: the holder pod's share of it, in requests per second. */
+  rateLimitShare?: number | undefined;
   /** RFC 3339 time of the write. */
   at: string;
 }

@@ -70,6 +70,16 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     help: "Records the async operator admits now: the adaptive concurrency limit, or capacity when it is off.",
     registers,
   });
+  const rateShare = new Gauge({
+    name: "aej_rate_limit_share",
+    help: "This pod's share of the job's endpoint rate limit, in requests per second (its share of the open shards); absent without a rate limit.",
+    registers: [],
+  });
+  const rateWaitSeconds = new Counter({
+    name: "aej_rate_limit_wait_seconds_total",
+    help: "Time HTTP attempts spent waiting for a rate-limit token, summed (its rate is the mean number waiting).",
+    registers: [],
+  });
   const requestDuration = new Histogram({
     name: "aej_request_duration_seconds",
     help: "Duration of each HTTP attempt, by result.",
@@ -179,8 +189,25 @@ export function createProcessorMetrics(job: string, options: { defaultMetrics?: 
     };
   };
 
+  /** Registers the rate-limit metrics: only a job with a rate limit exports them. */
+  const withRateLimit = () => {
+    if (registry.getSingleMetric("aej_rate_limit_share") === undefined) {
+      registry.registerMetric(rateShare);
+      registry.registerMetric(rateWaitSeconds);
+    }
+    return {
+      share(requestsPerSecond: number) {
+        rateShare.set(requestsPerSecond);
+      },
+      waited(seconds: number) {
+        rateWaitSeconds.inc(seconds);
+      },
+    };
+  };
+
   return {
     registry,
+    withRateLimit,
     recordsIn,
     kplAggregates,
     kplPassedWhole,

@@ -28,7 +28,7 @@ export function isOutageFailure(failure: Failure): boolean {
 }
 
 export function pauseThroughOutages(
-  enrich: (record: SourceRecord) => Promise<Enrichment>,
+  enrich: (record: SourceRecord, call: CallControl) => Promise<Enrichment>,
   breaker: OutageBreaker,
   /** How long a failed record waits for a verdict before it is simply tried again. */
   verdictWithinMs: number,
@@ -56,7 +56,7 @@ export function pauseThroughOutages(
       if (verdict === "answered") return result;
       const admitted = breaker.admit();
       if (admitted !== undefined) await waitingFor(call, admitted);
-      result = await enrich(record);
+      result = await enrich(record, call);
       if (result.ok || !isOutageFailure(result)) return result;
     }
   };
@@ -66,8 +66,8 @@ export function pauseThroughOutages(
     const admitted = breaker.admit();
     const result =
       admitted === undefined
-        ? enrich(record)
-        : waitingFor(call, admitted).then(() => enrich(record));
+        ? enrich(record, call)
+        : waitingFor(call, admitted).then(() => enrich(record, call));
     return result.then((done) =>
       done.ok || !isOutageFailure(done) ? done : untilAnswered(record, call, done),
     );

@@ -11,7 +11,7 @@ import type { ProcessorConfig } from "../config/schema.ts";
 import { describeError } from "../kinesis/errors.ts";
 import { listShards } from "../kinesis/list-shards.ts";
 import { readShard, type SourceRecord } from "../kinesis/shard-reader.ts";
-import type { ShardInfo } from "../kinesis/shard-lineage.ts";
+import { readableShards, type ShardInfo } from "../kinesis/shard-lineage.ts";
 import { laterCheckpoint } from "../kinesis/kpl/extended-sequence-number.ts";
 import type { FixedStartPosition } from "../kinesis/start-position.ts";
 import type { ExtractStats } from "../kinesis/user-records.ts";
@@ -46,6 +46,13 @@ export interface ShardSupervisorOptions {
   handoverDrainMs: number;
   metrics: ProcessorMetrics;
   logger: Logger;
+  /**
+   * Hears how many open shards this processor counts as its own for the rate limit, and how many
+   * are open, whenever either changes: a shard counts from the sync that confirms it held until
+   * the moment it is lost, handed over or finished, so a shard changing hands is never counted by
+   * two processors at once, bar a steal its holder has not noticed yet.
+   */
+  onShares?(held: number, open: number): void;
 }
 
 interface Reading {
@@ -75,6 +82,17 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   let discovered = false;
   let discoveryError: string | undefined;
   let wake: (() => void) | undefined;
+  /** Open shards at the last sync: listed, not finished, their parents finished. */
+  let open = new Set<string>();
+
+  const reportShares = (): void => {
+    if (options.onShares === undefined) return;
+    let held = 0;
+    for (const shardId of readings.keys()) {
+      if (open.has(shardId) && !handingOver.has(shardId)) held++;
+    }
+    options.onShares(held, open.size);
+  };
 
   const observer = {
     fetched(shardId: string, records: number, millisBehindLatest: number | undefined) {
@@ -130,6 +148,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     // Only its id stays (a sync that listed before the SHARD_END write must not restart it).
     finished.add(tracker.shardId);
     if (readings.get(tracker.shardId) === reading) readings.delete(tracker.shardId);
+    reportShares();
     checkpointer.forget(tracker.shardId);
     metrics.millisBehindLatest.remove(tracker.shardId);
     logger.info({ shardId: tracker.shardId }, "shard read to its end and checkpointed");
@@ -142,6 +161,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     if (reading === undefined || reading.status.state === "finished") return;
     reading.aborter.abort();
     readings.delete(shardId);
+    reportShares();
     dropped.set(shardId, reading.tracker);
     checkpointer.forget(shardId);
     metrics.millisBehindLatest.remove(shardId);
@@ -159,6 +179,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
    */
   const handOver = async (shardId: string): Promise<void> => {
     handingOver.add(shardId);
+    reportShares();
     try {
       const reading = readings.get(shardId);
       if (reading !== undefined) {
@@ -269,6 +290,12 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
         startReading(shard, laterCheckpoint(checkpoints.get(shardId), written));
       }
     }
+    open = new Set(
+      readableShards(listed, (shardId) => checkpoints.get(shardId) === SHARD_END).map(
+        (shard) => shard.shardId,
+      ),
+    );
+    reportShares();
     discovered = true;
   };
 

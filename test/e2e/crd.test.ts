@@ -70,6 +70,10 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
     assert.match(explained, /The HTTP service and how it is called/);
     assert.match(explained, /timeoutMs\s+<integer>/);
     assert.match(cluster.kubectl("explain", "aej.spec.capacity"), /Requests in flight per pod/);
+    assert.match(
+      cluster.kubectl("explain", "aej.spec.endpoint.rateLimit"),
+      /A job-wide limit on requests per second/,
+    );
   });
 
   test("the example job is accepted and defaulted by the API server", () => {
@@ -192,6 +196,11 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
         },
       },
       /spec\.endpoint\.tls\.ca: Invalid value: .*exactly one of configMapKeyRef or secretKeyRef/,
+    ],
+    [
+      "a rate limit of no requests",
+      { endpoint: { url: "http://s", rateLimit: { requestsPerSecond: 0, burst: 10 } } },
+      /spec\.endpoint\.rateLimit\.requestsPerSecond: Invalid value: .*should be greater than 0/,
     ],
     ["an unknown field", { capcity: 10 }, /unknown field "spec\.capcity"/],
   ];

@@ -180,6 +180,9 @@ describe("the Helm chart", { skip: nodeUnsupported() }, () => {
       "latency",
       "Retries",
       "Failed",
+      "Adaptive concurrency limit",
+      "Rate limit: share",
+      "waiting for a token",
     ]) {
       assert.match(titles, new RegExp(title));
     }

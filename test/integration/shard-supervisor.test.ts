@@ -94,3 +94,79 @@ test("a shard lost and granted back resumes after what was written meanwhile, th
   assert.equal(submitted.length, 150, "nothing written before the loss was read again");
   assert.equal(new Set(submitted).size, 150);
 });
+
+test("the rate-limit share counts a shard from the sync that confirms it until the moment it is lost or handed over", async () => {
+  const streams = await createStreams(emulator, 4);
+  let owned = new Set<string>();
+  let lose: (shardId: string, reason: string) => void = () => undefined;
+  let askFor: (shardId: string) => void = () => undefined;
+  const coordinator: ShardCoordinator = {
+    syncIntervalMs: 100,
+    sync: () => Promise.resolve({ checkpoints: new Map(), owned: new Set(owned) }),
+    put: () => Promise.resolve(),
+    renew: () => Promise.resolve(),
+    release: () => Promise.resolve(),
+    onLost: (listener) => {
+      lose = listener;
+    },
+    onHandoffRequested: (listener) => {
+      askFor = listener;
+    },
+    handOver: () => Promise.resolve(),
+  };
+  const shares: [held: number, open: number][] = [];
+  const supervisor = createShardSupervisor({
+    client: emulator.client,
+    source: {
+      stream: streams.source,
+      startPosition: { type: "TRIM_HORIZON" },
+      maxRecordsPerFetch: 1_000,
+      idleTimeBetweenReadsMs: 200,
+      shardDiscoveryIntervalMs: 1_000,
+    },
+    startPosition: { type: "TRIM_HORIZON" },
+    maxPendingRecords: 1_000,
+    coordinator,
+    checkpointer: createCheckpointer(coordinator, () => undefined),
+    submit: (record: SourceRecord) => {
+      acknowledge(record.receipt);
+      return undefined;
+    },
+    handoverDrainMs: 0,
+    metrics: createProcessorMetrics("test", { defaultMetrics: false }),
+    logger: pino({ level: "silent" }),
+    onShares: (held, open) => shares.push([held, open]),
+  });
+  const shard = (index: number): string => `shardId-00000000000${String(index)}`;
+  const latest = (): [number, number] | undefined => shares.at(-1);
+  try {
+    supervisor.start();
+    await waitFor(latest, (share) => share !== undefined, {
+      timeoutMs: 10_000,
+      what: "a first share",
+    });
+    assert.deepEqual(latest(), [0, 4], "nothing held yet: no share of the 4 open shards");
+    owned = new Set([shard(0), shard(1), shard(2)]);
+    await waitFor(latest, (share) => share?.[0] === 3, {
+      timeoutMs: 5_000,
+      what: "3 shards counted once a sync confirms them",
+    });
+    lose(shard(2), "taken over");
+    assert.deepEqual(latest(), [2, 4], "a lost shard stops counting at once, before any sync");
+    owned.delete(shard(2));
+    askFor(shard(1));
+    assert.deepEqual(latest(), [1, 4], "a shard asked for stops counting before it is drained");
+    owned.delete(shard(1));
+    owned.add(shard(3));
+    await waitFor(latest, (share) => share?.[0] === 2, {
+      timeoutMs: 5_000,
+      what: "the new shard counted at the next sync",
+    });
+    assert.ok(
+      shares.every(([held]) => held <= 3),
+      "never more than the shards confirmed held",
+    );
+  } finally {
+    await supervisor.stop();
+  }
+});

@@ -18,6 +18,8 @@ export interface ScriptedRequest {
   body: string;
   /** How many times a request with this exact body and URL was seen, this one included. */
   seen: number;
+  /** performance.now() when the request was complete. */
+  at: number;
 }
 
 export async function startScriptedEndpoint(script: (request: ScriptedRequest) => ScriptedAnswer) {
@@ -32,7 +34,13 @@ export async function startScriptedEndpoint(script: (request: ScriptedRequest) =
       const key = `${request.url ?? ""} ${body}`;
       const count = (seen.get(key) ?? 0) + 1;
       seen.set(key, count);
-      const scripted = { method: request.method ?? "", url: request.url ?? "", body, seen: count };
+      const scripted = {
+        method: request.method ?? "",
+        url: request.url ?? "",
+        body,
+        seen: count,
+        at: performance.now(),
+      };
       requests.push(scripted);
       const answer = script(scripted);
       open.add(response);

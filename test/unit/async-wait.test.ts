@@ -475,3 +475,45 @@ describe("suspended timeouts", () => {
     ended.resolve("late");
   });
 });
+
+describe("admission waits", () => {
+  test("a call waiting for a rate-limit token holds its slot past timeoutMs, and its wait is left out of the latency sample", async () => {
+    const samples: { rttMs: number; dropped: boolean | undefined }[] = [];
+    const token = Promise.withResolvers<true>();
+    const emitted: string[] = [];
+    const operator = createAsyncWait<string, string>({
+      capacity: 1,
+      ordering: "ordered",
+      partitionOf: () => "a",
+      invoke: async (input, call) => {
+        await call.waitFor(token.promise);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        return `done(${input})`;
+      },
+      timeoutMs: 50,
+      onTimeout: (input) => `timeout(${input})`,
+      onError: () => "error",
+      emit: (input, output) => {
+        emitted.push(`${input}=${output}`);
+      },
+      onFatal: (error) => {
+        throw error;
+      },
+      limiter: {
+        limit: 1,
+        onSample: (rttMs, _inFlight, dropped) => samples.push({ rttMs, dropped }),
+      },
+    });
+    assert.equal(operator.submit("a:1"), undefined);
+    await new Promise((resolve) => setTimeout(resolve, 150));
+    assert.deepEqual(emitted, [], "no timeout while waiting for a token");
+    assert.equal(operator.inFlight, 1, "the waiting call holds its slot");
+    token.resolve(true);
+    await operator.drained();
+    assert.deepEqual(emitted, ["a:1=done(a:1)"]);
+    assert.equal(samples.length, 1);
+    const { rttMs, dropped } = samples[0] as (typeof samples)[number];
+    assert.equal(dropped, false, "a token wait is no sign of overload");
+    assert.ok(rttMs >= 15 && rttMs < 100, `latency ${rttMs} ms: the 150 ms wait is left out`);
+  });
+});

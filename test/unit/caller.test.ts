@@ -357,6 +357,47 @@ describe("HTTP caller", () => {
       assert.equal(outcome.ok && outcome.body.length, 1_024);
     });
   });
+
+  describe("rate limit admission", () => {
+    test("every attempt, retries included, waits for a token before its timeout and the deadline start", async () => {
+      server.answer((_request, index) => (index < 2 ? { status: 503 } : { body: "ok" }));
+      const admissions: number[] = [];
+      let waitedFor = 0;
+      const caller = createCaller({
+        // Each token wait (120 ms) is longer than an attempt's timeout and the whole deadline.
+        endpoint: endpointConfig(`${server.origin}/score`, {
+          timeoutMs: 100,
+          deadlineMs: 150,
+          retry: { maxAttempts: 3, initialBackoffMs: 1, maxBackoffMs: 1 },
+        }),
+        origin: server.origin,
+        connections: 1,
+        env: {},
+        admit: () => {
+          admissions.push(performance.now());
+          return new Promise((resolve) => setTimeout(resolve, 120));
+        },
+      });
+      callers.push(caller);
+      const outcome = await caller.call(
+        { path: "/score", body: undefined, json: undefined },
+        {
+          waitFor: (waiting) => {
+            waitedFor++;
+            return waiting;
+          },
+        },
+      );
+      assert.deepEqual(outcome, { ok: true, body: Buffer.from("ok"), attempts: 3 });
+      assert.equal(admissions.length, 3, "one admission per attempt");
+      assert.equal(waitedFor, 3, "each wait goes through the engine's waitFor");
+      assert.equal(server.requests.length, 3);
+      server.requests.forEach((request, index) => {
+        const admitted = admissions[index] as number;
+        assert.ok(request.at - admitted >= 115, `attempt ${index + 1} sent before its token`);
+      });
+    });
+  });
 });
 
 describe("resolveHeaders", () => {

@@ -196,6 +196,17 @@ describe("processor config schema", () => {
     );
   });
 
+  test("a rate limit needs a positive rate and a whole burst of at least 1, each named", () => {
+    assert.deepEqual(
+      paths(withEndpoint({ rateLimit: { requestsPerSecond: 0, burst: 0.5 } })).sort(),
+      ["endpoint.rateLimit.burst", "endpoint.rateLimit.requestsPerSecond"],
+    );
+    assert.deepEqual(paths(withEndpoint({ rateLimit: { requestsPerSecond: 10 } })), [
+      "endpoint.rateLimit.burst",
+    ]);
+    assert.deepEqual(paths(withEndpoint({ rateLimit: { requestsPerSecond: 0.5, burst: 1 } })), []);
+  });
+
   test("an outage maxProbeIntervalMs below probeIntervalMs is refused, naming it", () => {
     assert.deepEqual(
       paths(withEndpoint({ outage: { probeIntervalMs: 5_000, maxProbeIntervalMs: 1_000 } })),

@@ -152,6 +152,7 @@ describe("pause through outages", () => {
       call: {
         suspendTimeout: () => log.push("suspend"),
         resumeTimeout: () => log.push("resume"),
+        waitFor: <T>(waiting: Promise<T>) => waiting,
       },
     };
   };

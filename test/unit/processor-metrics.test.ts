@@ -170,3 +170,18 @@ describe("processor metrics", () => {
     );
   });
 });
+
+describe("rate-limit metrics", () => {
+  test("absent without a rate limit; with one, the share and the seconds waited, with job_name", async () => {
+    const metrics = createProcessorMetrics("orders", { defaultMetrics: false });
+    const without = await scrape(metrics.registry);
+    assert.ok(!without.some((sample) => sample.name.startsWith("aej_rate_limit_")));
+    const rate = metrics.withRateLimit();
+    rate.share(33.5);
+    rate.waited(0.25);
+    rate.waited(0.5);
+    const samples = await scrape(metrics.registry);
+    assert.equal(value(samples, "aej_rate_limit_share", { job_name: "orders" }), 33.5);
+    assert.equal(value(samples, "aej_rate_limit_wait_seconds_total", { job_name: "orders" }), 0.75);
+  });
+});

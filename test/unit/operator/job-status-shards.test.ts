@@ -41,6 +41,7 @@ const shards: ShardProgressSummary = {
     { pod: "orders-processor-a", shards: 2 },
     { pod: "orders-processor-b", shards: 2 },
   ],
+  concurrencyLimit: undefined,
   maxLagMillis: 750,
   recordsInPerSecond: 420,
   recordsPerSecond: 410,

@@ -32,9 +32,10 @@ const healthy: Observed = {
     owned: 6,
     unowned: [],
     processors: [
-      { pod: "orders-processor-a", shards: 3 },
-      { pod: "orders-processor-b", shards: 3 },
+      { pod: "orders-processor-a", shards: 3, concurrencyLimit: 7 },
+      { pod: "orders-processor-b", shards: 3, concurrencyLimit: 10 },
     ],
+    concurrencyLimit: 17,
     maxLagMillis: 1200,
     recordsInPerSecond: 900,
     recordsPerSecond: 880,
@@ -188,4 +189,17 @@ test("a shard without a live holder: not Ready, ShardsUnowned names it and where
   assert.equal(status.maxLagMillis, 1200);
   assert.equal(status.recordsInPerSecond, 900);
   assert.equal(status.recordsPerSecond, 880);
+});
+
+test("the status shows the processors' summed concurrency limit against the desired pods x capacity", () => {
+  const status = jobStatus(job, [], healthy, new Date("2026-11-24T10:00:00Z"));
+  assert.equal(status.concurrencyLimit, 17);
+  // 3 desired pods x the default capacity of 10.
+  assert.equal(status.maxConcurrency, 30);
+  assert.deepEqual(
+    status.processors?.map((processor) => processor.concurrencyLimit),
+    [7, 10],
+  );
+  const scaledDown = jobStatus(job, [], { ...healthy, desiredReplicas: 1 }, new Date());
+  assert.equal(scaledDown.maxConcurrency, job.spec.capacity);
 });

@@ -37,4 +37,13 @@ describe("processor config from the job", () => {
     assert.equal(config(job({})).maxPendingRecordsPerShard, undefined);
     assert.throws(() => job({ maxPendingRecordsPerShard: 0 }), /maxPendingRecordsPerShard/);
   });
+
+  test("endpoint.rateLimit reaches the processor when the job sets it, and is absent otherwise", () => {
+    const rateLimit = { requestsPerSecond: 250, burst: 50 };
+    assert.deepEqual(
+      config(job({ endpoint: { url: "http://scoring", rateLimit } })).endpoint.rateLimit,
+      rateLimit,
+    );
+    assert.equal(config(job({})).endpoint.rateLimit, undefined);
+  });
 });
