@@ -180,15 +180,16 @@ export function createCaller(options: CallerOptions): Caller {
         };
         if (!result.retryable || attempt >= endpoint.retry.maxAttempts) return failure;
         const delay = backoffDelay(endpoint.retry, attempt, result.retryAfterMs);
-        if (performance.now() + delay >= deadline) {
-          return {
-            ...failure,
-            kind: "deadline",
-            reason: `deadline of ${endpoint.deadlineMs} ms reached after ${attempt} attempts; last: ${result.reason}`,
-          };
-        }
+        const pastDeadline = {
+          ...failure,
+          kind: "deadline" as const,
+          reason: `deadline of ${endpoint.deadlineMs} ms reached after ${attempt} attempts; last: ${result.reason}`,
+        };
+        if (performance.now() + delay >= deadline) return pastDeadline;
         observer?.retry();
         if (delay > 0) await sleep(delay);
+        // A busy event loop can wake past the deadline: no attempt with no time left.
+        if (performance.now() >= deadline) return pastDeadline;
       }
     },
     close: () => dispatcher.close(),
