@@ -183,6 +183,7 @@ describe("the Helm chart", { skip: nodeUnsupported() }, () => {
       "Adaptive concurrency limit",
       "Rate limit: share",
       "waiting for a token",
+      "Endpoint outages",
     ]) {
       assert.match(titles, new RegExp(title));
     }
