@@ -106,7 +106,7 @@ export async function endpointOutageSection(say: (line: string) => void): Promis
     return [
       "## An endpoint outage of two minutes",
       "",
-      `\`npm run bench -- --only endpoint-outage\` (about ${Math.round(outageSeconds / 60) + 1} minutes): the processor against the Kinesis emulator, default endpoint and outage settings (\`outage.policy: pause\`, probes every 5 s doubling to 15 s), capacity ${capacity}, an echo endpoint of ${latencyMs} ms that stops listening for ${outageSeconds} s while a producer writes ${ratePerSecond} records/s over 1,000 partition keys. The time to resume is bounded by the probe interval reached during the outage; the catch-up by capacity / latency (${(capacity * 1000) / latencyMs} records/s here) less the producer's rate.`,
+      `\`npm run bench -- --only endpoint-outage\` (about ${Math.round(outageSeconds / 60) + 3} minutes): the processor against the Kinesis emulator, default endpoint and outage settings (\`outage.policy: pause\`, probes every 5 s doubling to 15 s), capacity ${capacity}, an echo endpoint of ${latencyMs} ms that stops listening for ${outageSeconds} s while a producer writes ${ratePerSecond} records/s over 1,000 partition keys. The time to resume is bounded by the probe interval reached during the outage; the catch-up by capacity / latency (${(capacity * 1000) / latencyMs} records/s here) less the producer's rate.`,
       "",
       markdownTable(["", "measured"], rows),
       "",
