@@ -40,7 +40,6 @@ test("a shard lost and granted back resumes after what was written meanwhile, th
         owned: new Set(owning ? listed.map((shard) => shard.shardId) : []),
       }),
     put: () => Promise.reject(new Error("the API server does not answer")),
-    renew: () => Promise.resolve(),
     release: () => Promise.resolve(),
     onLost: (listener) => {
       lose = listener;
