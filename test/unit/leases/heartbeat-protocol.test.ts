@@ -49,7 +49,7 @@ async function settle(): Promise<void> {
   for (let turn = 0; turn < 30; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function simulation(random: () => number) {
+function simulation(random: () => number, wallSkews: number[] = []) {
   const store = createInMemoryLeaseStore();
   let simMs = 0;
   const processors: Processor[] = [];
@@ -58,7 +58,7 @@ function simulation(random: () => number) {
     const connection = store.connect();
     // Monotonic clocks start anywhere; wall clocks are off by up to an hour either way.
     const monotonicOffset = random() * 1e6;
-    const wallSkewMs = (random() - 0.5) * 7_200_000;
+    const wallSkewMs = wallSkews[processors.length] ?? (random() - 0.5) * 7_200_000;
     const coordinator = createLeaseCoordinator({
       api: connection.api,
       config,
@@ -225,4 +225,48 @@ describe("heartbeat protocol", () => {
       }
     });
   }
+
+  test("expiry is judged by the heartbeat changing, not by its renewTime: an hour of wall-clock skew either way changes nothing", async () => {
+    // pod-0's wall clock is an hour behind (its renewTime looks long expired), pod-1's an hour
+    // ahead (its renewTime looks valid for an hour after it stops).
+    const sim = simulation(seededRandom(7), [-3_600_000, 3_600_000, 0]);
+    const [behind, ahead] = [sim.start("pod-0"), sim.start("pod-1")] as [Processor, Processor];
+    const holders = (): Map<string, string> =>
+      new Map([...sim.readers()].map(([shardId, names]) => [shardId, names.join(",")]));
+    for (let round = 0; round < 300; round++) await sim.step();
+    const balanced = holders();
+    assert.equal(balanced.size, 8, "every shard read");
+    assert.deepEqual(
+      new Set(balanced.values()),
+      new Set(["pod-0", "pod-1"]),
+      "both processors read shards",
+    );
+    // A minute more: nobody takes a shard from a live holder whatever its renewTime says.
+    for (let round = 0; round < 600; round++) await sim.step();
+    assert.deepEqual(holders(), balanced, "no shard changed hands between live processors");
+
+    // The processor whose renewTime looks an hour valid crashes: its shards move as soon as its
+    // heartbeat has not changed for its duration, plus at most two syncs.
+    const crashedAt = sim.now();
+    ahead.state = "crashed";
+    ahead.connection.fault = "hang";
+    const bound = config.leaseDurationSeconds * 1000 + 2 * config.renewIntervalMs;
+    const allMoved = (): boolean =>
+      holders().size === 8 && [...holders().values()].every((name) => name === "pod-0");
+    while (sim.now() - crashedAt <= bound + stepMs && !allMoved()) await sim.step();
+    const movedAfter = sim.now() - crashedAt;
+    assert.deepEqual(new Set(holders().values()), new Set(["pod-0"]), "pod-0 reads every shard");
+    assert.equal(holders().size, 8);
+    assert.ok(movedAfter <= bound + stepMs, `moved after ${String(movedAfter)} ms`);
+    assert.ok(
+      movedAfter >= config.leaseDurationSeconds * 1000,
+      `not before the heartbeat duration: ${String(movedAfter)} ms`,
+    );
+
+    for (const processor of [behind, ahead]) {
+      processor.connection.fault = "refuse";
+      mock.timers.tick(10_000);
+      await processor.coordinator.release();
+    }
+  });
 });
