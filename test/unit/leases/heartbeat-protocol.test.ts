@@ -10,7 +10,9 @@ import { afterEach, beforeEach, describe, mock, test } from "node:test";
 import { pino } from "pino";
 import type { LeaseCoordinationConfig } from "../../../processor/config/schema.ts";
 import { createLeaseCoordinator } from "../../../processor/leases/lease-coordinator.ts";
+import type { ShardCoordinator } from "../../../processor/checkpoint/coordinator.ts";
 import { toShardLease } from "../../../processor/leases/shard-lease.ts";
+import { createLegacyLeaseCoordinator } from "../../support/legacy-leases/lease-coordinator.ts";
 import {
   createInMemoryLeaseStore,
   type LeaseConnection,
@@ -37,7 +39,7 @@ const position = (checkpoint: string | undefined): number =>
 interface Processor {
   name: string;
   connection: LeaseConnection;
-  coordinator: ReturnType<typeof createLeaseCoordinator>;
+  coordinator: ShardCoordinator & { held(): string[] };
   /** Where this processor has read each shard it reads to. */
   reading: Map<string, number>;
   state: "running" | "paused" | "crashed";
@@ -54,20 +56,24 @@ function simulation(random: () => number, wallSkews: number[] = []) {
   let simMs = 0;
   const processors: Processor[] = [];
 
-  const start = (name: string): Processor => {
+  /** Starts a processor; `legacy` runs the previous release's protocol at its defaults. */
+  const start = (name: string, legacy = false): Processor => {
     const connection = store.connect();
     // Monotonic clocks start anywhere; wall clocks are off by up to an hour either way.
     const monotonicOffset = random() * 1e6;
     const wallSkewMs = wallSkews[processors.length] ?? (random() - 0.5) * 7_200_000;
-    const coordinator = createLeaseCoordinator({
+    const options = {
       api: connection.api,
-      config,
+      config: legacy ? { ...config, leaseDurationSeconds: 40, renewIntervalMs: 10_000 } : config,
       workerId: name,
       counters: () => undefined,
       logger: pino({ level: "silent" }),
       now: () => simMs + monotonicOffset,
       wallClock: () => new Date(Date.UTC(2026, 10, 30) + simMs + wallSkewMs),
-    });
+    };
+    const coordinator = legacy
+      ? createLegacyLeaseCoordinator(options)
+      : createLeaseCoordinator(options);
     const processor: Processor = {
       name,
       connection,
@@ -115,7 +121,7 @@ function simulation(random: () => number, wallSkews: number[] = []) {
       for (const [shardId, at] of processor.reading) {
         processor.reading.set(shardId, at + 1 + Math.floor(random() * 5));
       }
-      if (due(config.renewIntervalMs)) sync(processor);
+      if (due(processor.coordinator.syncIntervalMs)) sync(processor);
       if (due(1_000)) {
         for (const [shardId, at] of processor.reading) {
           void processor.coordinator.put(shardId, String(at)).catch(() => undefined);
@@ -264,6 +270,55 @@ describe("heartbeat protocol", () => {
     );
 
     for (const processor of [behind, ahead]) {
+      processor.connection.fault = "refuse";
+      mock.timers.tick(10_000);
+      await processor.coordinator.release();
+    }
+  });
+
+  test("a rolling upgrade from the per-shard protocol, with a crash of an old pod midway: one reader per shard, checkpoints never go back, the new pods end up reading every shard", async () => {
+    const sim = simulation(seededRandom(11));
+    const highest = new Map<string, number>();
+    const check = (): void => {
+      for (const [shardId, names] of sim.readers()) {
+        assert.ok(
+          names.length <= 1,
+          `at ${String(sim.now())} ms ${shardId} is read by ${names.join(" and ")}`,
+        );
+      }
+      for (const [shardId, checkpoint] of sim.checkpoints()) {
+        const before = highest.get(shardId) ?? 0;
+        assert.ok(checkpoint >= before, `${shardId}'s checkpoint went back`);
+        highest.set(shardId, checkpoint);
+      }
+    };
+    const run = async (seconds: number): Promise<void> => {
+      for (let round = 0; round < (seconds * 1000) / stepMs; round++) {
+        await sim.step();
+        check();
+      }
+    };
+    const old = [sim.start("old-0", true), sim.start("old-1", true)] as [Processor, Processor];
+    await run(60);
+    assert.equal(sim.readers().size, 8, "the old pods read every shard");
+    // The roll: a new pod starts, an old one stops gracefully (releases), another new pod starts,
+    // and the last old pod crashes instead of stopping.
+    const fresh = [sim.start("new-0")];
+    await run(20);
+    old[0].state = "crashed";
+    await old[0].coordinator.release();
+    fresh.push(sim.start("new-1"));
+    await run(20);
+    old[1].state = "crashed";
+    old[1].connection.fault = "hang";
+    await run(80);
+    const read = sim.readers();
+    assert.deepEqual([...read.keys()].sort(), shardIds, "every shard read");
+    assert.ok(
+      [...read.values()].every((names) => names.every((name) => name.startsWith("new-"))),
+      "only by new pods",
+    );
+    for (const processor of [...old, ...fresh]) {
       processor.connection.fault = "refuse";
       mock.timers.tick(10_000);
       await processor.coordinator.release();
