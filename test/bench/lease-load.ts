@@ -180,20 +180,24 @@ async function measure(kubeConfig: KubeConfig, kubeconfigPath: string, protocol:
     };
   });
 
+  // Every shard held, each worker at most its fair share; the previous protocol may take minutes
+  // to balance on a loaded machine, which does not change its write rate: measured from 90 s on.
   const started = performance.now();
   const fairShare = Math.ceil(shards / workers);
+  let balanced: boolean;
   for (;;) {
     const held = team.map((worker) => worker.coordinator.held().length);
     const total = held.reduce((a, b) => a + b, 0);
-    if (total === shards && held.every((count) => count <= fairShare)) break;
+    balanced = total === shards && held.every((count) => count <= fairShare);
+    if (balanced || (total === shards && performance.now() - started > 90_000)) break;
     say(
       `  spreading: ${String(total)} of ${String(shards)} held, most by one ${String(Math.max(...held))}`,
     );
     await pause(2_000);
   }
-  const spreadMs = performance.now() - started;
+  const spreadMs = balanced ? performance.now() - started : Infinity;
   say(
-    `  every shard held, at most ${String(fairShare)} each, after ${(spreadMs / 1000).toFixed(1)} s`,
+    `  every shard held, balanced: ${String(balanced)}, after ${((performance.now() - started) / 1000).toFixed(1)} s`,
   );
   const rate = async (): Promise<number> =>
     (await countLeaseUpdates(kubeconfigPath, protocol.job, windowMs)) / (windowMs / 1000);
@@ -236,7 +240,9 @@ try {
     [
       [
         "time to spread every shard (≤ fair share each)",
-        ...results.map(([, m]) => `${(m.spreadMs / 1000).toFixed(1)} s`),
+        ...results.map(([, m]) =>
+          Number.isFinite(m.spreadMs) ? `${(m.spreadMs / 1000).toFixed(1)} s` : "over 90 s",
+        ),
       ],
       [
         "Lease writes/s, every shard idle (formula)",
