@@ -196,6 +196,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
             }),
           );
           if (reread?.holder !== me) throw asLost(shardId, error);
+          // Dropped meanwhile (the heartbeat lapsed): only a fenced take brings it back.
+          if (!held.has(shardId)) throw new LeaseLostError(shardId, "dropped");
           // Still ours: a second conflict is another request, not a loss; the next write reads
           // again.
           held.set(shardId, reread);
