@@ -21,8 +21,9 @@ import type { LeaseCoordinationConfig } from "../config/schema.ts";
 import { readableShards, type ShardInfo } from "../kinesis/shard-lineage.ts";
 import { bounded, statusCode } from "./api-deadline.ts";
 import { planAcquisitions } from "./balance.ts";
-import { heartbeatLeaseName, toHeartbeat, type ProcessorProgress } from "./heartbeat-lease.ts";
+import { toHeartbeat, type Heartbeat, type ProcessorProgress } from "./heartbeat-lease.ts";
 import { createHeartbeatRenewer } from "./heartbeat-renewer.ts";
+import { createHolderLiveness } from "./holder-liveness.ts";
 import {
   HEARTBEAT_HELD_SECONDS,
   changedLease,
@@ -65,17 +66,17 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   const { namespace } = config;
   const now = options.now ?? (() => performance.now());
   const wallClock = options.wallClock ?? (() => new Date());
-  const startedAt = now();
   const heartbeatMs = config.leaseDurationSeconds * 1000;
   const labelSelector = Object.entries(config.labels)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
   const held = new Map<string, ShardLease>();
   const lastCounters = new Map<string, { counters: ShardCounters; at: number }>();
-  /** Per Lease name (shards and heartbeats): the version last seen, and since when; "" if gone. */
-  const observed = new Map<string, { resourceVersion: string; since: number }>();
-  /** Heartbeats in the last list, by processor. */
-  let heartbeats = new Map<string, { name: string; durationMs: number }>();
+  const liveness = createHolderLiveness({
+    prefix: config.leasePrefix,
+    defaultDurationMs: heartbeatMs,
+    now,
+  });
   const writing = new Map<string, Promise<unknown>>();
   const lostListeners: ((shardId: string, reason: string) => void)[] = [];
   const handoffListeners: ((shardId: string) => void)[] = [];
@@ -236,29 +237,16 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       "listing the job's Leases",
     );
     const leases = new Map<string, ShardLease>();
-    const beats = new Map<string, { name: string; durationMs: number }>();
-    const at = now();
+    const beats: Heartbeat[] = [];
     for (const item of list.items) {
       const lease = toShardLease(item);
       if (lease?.name.startsWith(`${config.leasePrefix}-`) === true) {
         leases.set(lease.shardId, lease);
-        see(lease.name, lease.resourceVersion, at);
       }
       const heartbeat = toHeartbeat(item);
-      if (heartbeat !== undefined) {
-        beats.set(heartbeat.processor, {
-          name: heartbeat.name,
-          durationMs: heartbeat.leaseDurationSeconds * 1000,
-        });
-        see(heartbeat.name, heartbeat.resourceVersion, at);
-      }
+      if (heartbeat !== undefined) beats.push(heartbeat);
     }
-    // A heartbeat seen before and gone now: its processor stopped (or it was deleted); timed from
-    // now, so a live processor has a full duration to notice and stop reading.
-    for (const [processor, beat] of heartbeats) {
-      if (!beats.has(processor)) see(beat.name, "", at);
-    }
-    heartbeats = beats;
+    liveness.observe(leases.values(), beats);
     return leases;
   };
 
@@ -291,32 +279,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     );
   };
 
-  function see(name: string, resourceVersion: string, at: number): void {
-    if (observed.get(name)?.resourceVersion !== resourceVersion) {
-      observed.set(name, { resourceVersion, since: at });
-    }
-  }
-  /** How long this processor has seen a Lease unchanged, on its own clock; from its start if never. */
-  const unchangedFor = (name: string): number => now() - (observed.get(name)?.since ?? startedAt);
-
-  /** How long a shard's holder may go unseen before the shard is free. */
-  const holdMs = (lease: ShardLease): number =>
-    lease.heartbeatHeld
-      ? (heartbeats.get(lease.holder)?.durationMs ?? heartbeatMs)
-      : lease.leaseDurationSeconds * 1000;
-
-  /**
-   * A shard is free to take when its holder's heartbeat has not changed for the heartbeat's
-   * duration, or has been gone that long; a holder of the old protocol, when the shard Lease has
-   * not. Judged on this processor's monotonic clock, never by another machine's renewTime.
-   */
-  const expired = (lease: ShardLease): boolean => {
-    if (lease.holder === "" || lease.holder === me) return false;
-    const name = lease.heartbeatHeld
-      ? heartbeatLeaseName(config.leasePrefix, lease.holder)
-      : lease.name;
-    return unchangedFor(name) >= holdMs(lease);
-  };
+  const expired = (lease: ShardLease): boolean => liveness.gone(lease, me);
 
   /**
    * Notices Leases taken from us and hand-over requests; returns ours to adopt: handed over to
@@ -402,7 +365,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         lease.handoffTo !== me
       ) {
         requested.delete(shardId);
-      } else if (now() - at >= holdMs(lease)) {
+      } else if (now() - at >= liveness.holdMs(lease)) {
         requested.delete(shardId);
         if (!lease.heartbeatHeld) overdue.push(lease);
       }
@@ -503,7 +466,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       // counts the asker out because it holds nothing yet. An asker of the old protocol has no
       // heartbeat and renews the shard Lease itself.
       const asker = handingOff.get(shardId) ?? "";
-      await writeHeld(shardId, { holder: asker, holderHeartbeat: heartbeats.has(asker) });
+      await writeHeld(shardId, { holder: asker, holderHeartbeat: liveness.hasHeartbeat(asker) });
       handingOff.delete(shardId);
       observer.event("handed_over");
       observer.held(held.size);
