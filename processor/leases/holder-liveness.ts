@@ -1,9 +1,11 @@
 // Who among the holders of a job's shards is gone, as one processor sees it: client-go's rule for
 // Leases, applied to heartbeats. A holder is gone when its heartbeat Lease has not changed (same
 // resourceVersion) for the heartbeat's duration, or has been missing that long, timed on this
-// processor's monotonic clock from when it first saw that state; a holder of the old protocol
-// (no heartbeat) when the shard Lease itself has not changed for its own duration. No other
-// machine's clock is read, so skewed wall clocks change nothing.
+// processor's monotonic clock; a holder of the old protocol (no heartbeat) when the shard Lease
+// itself has not changed for its own duration. No other machine's clock is read, so skewed wall
+// clocks change nothing. A list is a snapshot taken between its request and its answer: a version
+// counts as seen from when the answer arrived (no earlier than it was written) and as still
+// current only when the request was sent (a slow list must not hide a renewal made meanwhile).
 import type { Heartbeat } from "./heartbeat-lease.ts";
 import { heartbeatLeaseName } from "./heartbeat-lease.ts";
 import type { ShardLease } from "./shard-lease.ts";
@@ -23,6 +25,8 @@ export function createHolderLiveness(options: HolderLivenessOptions) {
   const startedAt = now();
   /** Per Lease name: the version last seen ("" while missing), and since when. */
   const observed = new Map<string, { resourceVersion: string; since: number }>();
+  /** When the request of the latest list was sent. */
+  let listSentAt = startedAt;
   /** Heartbeats in the last list, by processor. */
   let heartbeats = new Map<string, { name: string; durationMs: number }>();
 
@@ -31,7 +35,8 @@ export function createHolderLiveness(options: HolderLivenessOptions) {
       observed.set(name, { resourceVersion, since: at });
     }
   };
-  const unchangedFor = (name: string): number => now() - (observed.get(name)?.since ?? startedAt);
+  const unchangedFor = (name: string): number =>
+    listSentAt - (observed.get(name)?.since ?? startedAt);
 
   /** How long a shard's holder may go unchanged before the shard is free. */
   const holdMs = (lease: ShardLease): number =>
@@ -40,9 +45,10 @@ export function createHolderLiveness(options: HolderLivenessOptions) {
       : lease.leaseDurationSeconds * 1000;
 
   return {
-    /** Records one list of the job's Leases. */
-    observe(shards: Iterable<ShardLease>, beats: Iterable<Heartbeat>): void {
+    /** Records one list of the job's Leases, whose request was sent at `sentAt`. */
+    observe(shards: Iterable<ShardLease>, beats: Iterable<Heartbeat>, sentAt: number): void {
       const at = now();
+      listSentAt = Math.max(listSentAt, sentAt);
       for (const lease of shards) see(lease.name, lease.resourceVersion, at);
       const listed = new Map<string, { name: string; durationMs: number }>();
       for (const beat of beats) {

@@ -229,11 +229,15 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
 
   /** The job's shard Leases by shard, and its heartbeats, in one list. */
   const listLeases = async (): Promise<Map<string, ShardLease>> => {
-    const list = await call(
+    const sentAt = now();
+    // A list of many Leases may be slow on a busy API server; it decides nothing about this
+    // processor's own shards, so it may take up to a heartbeat duration.
+    const list = await bounded(
       api.listNamespacedLease({
         namespace,
         ...(labelSelector === "" ? {} : { labelSelector }),
       }),
+      heartbeatMs,
       "listing the job's Leases",
     );
     const leases = new Map<string, ShardLease>();
@@ -246,7 +250,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       const heartbeat = toHeartbeat(item);
       if (heartbeat !== undefined) beats.push(heartbeat);
     }
-    liveness.observe(leases.values(), beats);
+    liveness.observe(leases.values(), beats, sentAt);
     return leases;
   };
 
@@ -466,7 +470,14 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       // counts the asker out because it holds nothing yet. An asker of the old protocol has no
       // heartbeat and renews the shard Lease itself.
       const asker = handingOff.get(shardId) ?? "";
-      await writeHeld(shardId, { holder: asker, holderHeartbeat: liveness.hasHeartbeat(asker) });
+      try {
+        await writeHeld(shardId, { holder: asker, holderHeartbeat: liveness.hasHeartbeat(asker) });
+      } catch (error) {
+        // Unanswered, the write may still have landed and the asker may read the shard: stop
+        // holding it; if the Lease still names us, the next sync adopts it back.
+        lose(shardId, `the hand-over write failed: ${String(error)}`);
+        throw error;
+      }
       handingOff.delete(shardId);
       observer.event("handed_over");
       observer.held(held.size);

@@ -78,15 +78,25 @@ const beat = (renewTime: Date): Heartbeat => {
 const judge = () =>
   createHolderLiveness({ prefix: "orders", defaultDurationMs: 5_000, now: () => clock });
 
+/** A list sent now and answered at once. */
+const list = (
+  liveness: ReturnType<typeof judge>,
+  shards: ShardLease[],
+  beats: Heartbeat[],
+): void => {
+  liveness.observe(shards, beats, clock);
+};
+
 test("a heartbeat that stops changing is gone after its duration, though its renewTime is a day ahead", () => {
   const liveness = judge();
   const shard = shardOf("pod-b", true);
   const stuck = beat(new Date(Date.now() + 86_400_000));
-  liveness.observe([shard], [stuck]);
+  list(liveness, [shard], [stuck]);
   clock += 4_999;
-  liveness.observe([shard], [stuck]);
+  list(liveness, [shard], [stuck]);
   assert.equal(liveness.gone(shard, "pod-a"), false);
   clock += 1;
+  list(liveness, [shard], [stuck]);
   assert.equal(liveness.gone(shard, "pod-a"), true);
   assert.equal(liveness.gone(shard, "pod-b"), false, "never gone to itself");
 });
@@ -95,22 +105,40 @@ test("a heartbeat that keeps changing is never gone, though its renewTime is a d
   const liveness = judge();
   const shard = shardOf("pod-b", true);
   for (let step = 0; step < 30; step++) {
-    liveness.observe([shard], [beat(new Date(Date.now() - 86_400_000))]);
+    list(liveness, [shard], [beat(new Date(Date.now() - 86_400_000))]);
     clock += 2_000;
     assert.equal(liveness.gone(shard, "pod-a"), false);
   }
+});
+
+test("a slow list: the version it shows counts as current only when the list was sent", () => {
+  const liveness = judge();
+  const shard = shardOf("pod-b", true);
+  const v1 = beat(new Date());
+  clock += 60_000;
+  list(liveness, [shard], [v1]);
+  // Sent 4 s later, answered 3 s after that with v1 still: the holder may have renewed after
+  // the API server took the snapshot, so 7 s on this clock are not 5 s of the heartbeat unchanged.
+  const sentAt = clock + 4_000;
+  clock += 7_000;
+  liveness.observe([shard], [v1], sentAt);
+  assert.equal(liveness.gone(shard, "pod-a"), false);
+  liveness.observe([shard], [v1], clock);
+  assert.equal(liveness.gone(shard, "pod-a"), true);
 });
 
 test("a heartbeat that disappears is gone a duration after it was first missed", () => {
   const liveness = judge();
   const shard = shardOf("pod-b", true);
   clock += 60_000;
-  liveness.observe([shard], [beat(new Date())]);
+  list(liveness, [shard], [beat(new Date())]);
   clock += 2_000;
-  liveness.observe([shard], []);
+  list(liveness, [shard], []);
   clock += 4_999;
+  list(liveness, [shard], []);
   assert.equal(liveness.gone(shard, "pod-a"), false);
   clock += 1;
+  list(liveness, [shard], []);
   assert.equal(liveness.gone(shard, "pod-a"), true);
 });
 
@@ -118,9 +146,10 @@ test("nothing is gone before the observer has watched for a full duration", () =
   const liveness = judge();
   const shard = shardOf("pod-b", true);
   clock += 4_000;
-  liveness.observe([shard], []);
+  list(liveness, [shard], []);
   assert.equal(liveness.gone(shard, "pod-a"), false);
   clock += 1_000;
+  list(liveness, [shard], []);
   assert.equal(liveness.gone(shard, "pod-a"), true);
 });
 
@@ -128,13 +157,16 @@ test("a holder of the old protocol is judged by its shard Lease and that Lease's
   const liveness = judge();
   const shard = shardOf("pod-old", false);
   assert.equal(shard.heartbeatHeld, false);
-  liveness.observe([shard], []);
+  list(liveness, [shard], []);
   clock += 39_999;
+  list(liveness, [shard], []);
   assert.equal(liveness.gone(shard, "pod-a"), false);
   const renewed = { ...shard, resourceVersion: String(++version) };
-  liveness.observe([renewed], []);
+  list(liveness, [renewed], []);
   clock += 39_999;
+  list(liveness, [renewed], []);
   assert.equal(liveness.gone(renewed, "pod-a"), false);
   clock += 1;
+  list(liveness, [renewed], []);
   assert.equal(liveness.gone(renewed, "pod-a"), true);
 });
