@@ -15,6 +15,8 @@ const statusError = (code: number, message: string): Error =>
 export interface LeaseConnection {
   api: CoordinationV1Api;
   fault: ConnectionFault;
+  /** A list's snapshot is taken when it arrives and answered this much later (a slow list). */
+  listDelayMs: number;
   /** Applies and answers the calls held while frozen, in order, and lifts the fault. */
   thaw(): void;
 }
@@ -67,6 +69,7 @@ export function createInMemoryLeaseStore() {
       const connection: LeaseConnection = {
         api: undefined as unknown as CoordinationV1Api,
         fault: "none",
+        listDelayMs: 0,
         thaw() {
           connection.fault = "none";
           for (const release of held.splice(0)) release();
@@ -80,7 +83,11 @@ export function createInMemoryLeaseStore() {
         }
         // Answered on a later turn of the event loop, as a network round trip is.
         const answer = (): Promise<unknown> =>
-          new Promise<void>((resolve) => setImmediate(resolve)).then(() => handle(request));
+          new Promise<void>((resolve) => setImmediate(resolve)).then(() => {
+            const result = handle(request);
+            if (method !== "listNamespacedLease" || connection.listDelayMs === 0) return result;
+            return new Promise((resolve) => setTimeout(resolve, connection.listDelayMs, result));
+          });
         if (connection.fault === "freeze") {
           return new Promise((resolve, reject) => {
             held.push(() => {

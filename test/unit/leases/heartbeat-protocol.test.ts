@@ -1,7 +1,7 @@
 // The shard Lease protocol with heartbeats, run by several processors' lease coordinators against
 // an in-memory Lease API on simulated time (mocked timers; each processor has its own monotonic
 // clock offset and its own skewed wall clock). Seeded random runs with pauses (calls held and
-// applied late), hung calls and crashes check the two properties the protocol exists for: a shard
+// applied late), hung calls, slow lists and crashes check the two properties the protocol exists for: a shard
 // is read by at most one processor at any moment, and its checkpoint never goes back. Then the
 // expiry judgement itself: a holder's skewed renewTime does not matter, only whether its
 // heartbeat changes.
@@ -51,7 +51,8 @@ async function settle(): Promise<void> {
   for (let turn = 0; turn < 30; turn++) await new Promise((resolve) => setImmediate(resolve));
 }
 
-function simulation(random: () => number, wallSkews: number[] = []) {
+/** `slowLists`: each processor's lists answered up to 3 s after the API server took them. */
+function simulation(random: () => number, wallSkews: number[] = [], slowLists = false) {
   const store = createInMemoryLeaseStore();
   let simMs = 0;
   const processors: Processor[] = [];
@@ -74,6 +75,7 @@ function simulation(random: () => number, wallSkews: number[] = []) {
     const coordinator = legacy
       ? createLegacyLeaseCoordinator(options)
       : createLeaseCoordinator(options);
+    if (slowLists) connection.listDelayMs = Math.floor(random() * 30) * stepMs;
     const processor: Processor = {
       name,
       connection,
@@ -163,9 +165,9 @@ describe("heartbeat protocol", () => {
   });
 
   for (const seed of [1, 2, 3, 4, 5, 6]) {
-    test(`seed ${String(seed)}: with pauses, hung calls and crashes, each shard has at most one reader and its checkpoint never goes back`, async () => {
+    test(`seed ${String(seed)}: with pauses, hung calls, slow lists and crashes, each shard has at most one reader and its checkpoint never goes back`, async () => {
       const random = seededRandom(seed);
-      const sim = simulation(random);
+      const sim = simulation(random, [], true);
       let next = 0;
       for (let n = 0; n < 3; n++) sim.start(`pod-${String(next++)}`);
       const highest = new Map<string, number>();
