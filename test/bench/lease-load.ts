@@ -166,7 +166,7 @@ async function measure(kubeConfig: KubeConfig, protocol: Protocol) {
     };
     // As the shard supervisor does, with nothing in flight to drain.
     coordinator.onHandoffRequested((shardId) => {
-      void coordinator.handOver(shardId);
+      coordinator.handOver(shardId).catch(() => undefined);
     });
     every(protocol.renewIntervalMs, () => coordinator.sync(listed));
     every(checkpointIntervalMs, () =>
