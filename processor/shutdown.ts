@@ -33,17 +33,13 @@ const drain = async ({ shards, engine, sinks }: RunningParts): Promise<void> => 
 
 export async function shutDown(parts: RunningParts, graceMs: number): Promise<void> {
   const { logger, shards, engine, sinks, checkpointer, coordinator } = parts;
-  // Syncing stops with reading: keep the shards' Leases alive until they are released.
-  const renewal = setInterval(() => {
-    void coordinator.renew();
-  }, coordinator.syncIntervalMs);
+  // Syncing stops with reading; the heartbeat renews itself until the Leases are released.
   let graceTimer: NodeJS.Timeout | undefined;
   const graceOver = new Promise<"grace over">((resolve) => {
     graceTimer = setTimeout(resolve, graceMs, "grace over");
   });
   const outcome = await Promise.race([drain(parts).then(() => "drained" as const), graceOver]);
   clearTimeout(graceTimer);
-  clearInterval(renewal);
   if (outcome === "grace over") {
     sinks.sink.abort();
     sinks.deadLetter?.abort();

@@ -199,7 +199,7 @@ export const jobSpecSchema = z
       })
       .prefault({})
       .describe(
-        "How processors share the shards: one coordination.k8s.io Lease per shard, holding its checkpoint. Failover takes up to leaseDurationSeconds plus renewIntervalMs.",
+        "How processors share the shards: one coordination.k8s.io Lease per shard holding its holder and checkpoint, and one heartbeat Lease per processor. Failover takes up to leaseDurationSeconds plus two renewIntervalMs (9 s by default).",
       ),
     restartNonce: z
       .string()

@@ -1,8 +1,12 @@
-// What a job's shard Leases say about its progress, as a pure function of the Leases and the time:
-// how many shards are left to read, who holds them, and the holders' latest figures. A Lease whose
-// holder has not renewed it within its duration counts as unowned, and its figures are ignored.
+// What a job's Leases say about its progress, as a pure function of the Leases and the time: how
+// many shards are left to read, who holds them, and the processors' latest figures, which each
+// processor writes on its heartbeat Lease. A shard whose holder's heartbeat was not renewed within
+// its duration counts as unowned, and that processor's figures are ignored. A holder of the old
+// protocol (during a rolling upgrade) renews the shard Lease itself and writes figures on it.
+// For the status only: the processors judge expiry on their own monotonic clocks, never this way.
 import type { V1Lease } from "@kubernetes/client-node";
 import { SHARD_END } from "../../processor/checkpoint/store.ts";
+import { toHeartbeat, type Heartbeat } from "../../processor/leases/heartbeat-lease.ts";
 import { toShardLease, type ShardLease } from "../../processor/leases/shard-lease.ts";
 
 export interface ShardProgressSummary {
@@ -12,7 +16,7 @@ export interface ShardProgressSummary {
   /** Shards that should have a holder and have none: not finished, parents finished. */
   unowned: string[];
   processors: ProcessorFigures[];
-  /** Records the reporting processors admit now, summed once per pod (each reports on every Lease). */
+  /** Records the reporting processors admit now, summed once per pod. */
   concurrencyLimit: number | undefined;
   maxLagMillis: number | undefined;
   recordsInPerSecond: number;
@@ -35,53 +39,118 @@ export interface ProcessorFigures {
   rateLimitShare?: number;
 }
 
-function isLive(lease: ShardLease, now: Date): boolean {
-  const renewed = lease.object.spec?.renewTime;
-  if (lease.holder === "" || renewed === undefined) return false;
-  return now.getTime() - new Date(renewed).getTime() <= lease.leaseDurationSeconds * 1000;
+const renewedWithin = (renewed: Date | string | undefined, seconds: number, now: Date): boolean =>
+  renewed !== undefined && now.getTime() - new Date(renewed).getTime() <= seconds * 1000;
+
+/** One processor's figures, as its heartbeat or (old protocol) one shard Lease reports them. */
+interface Report {
+  pod: string;
+  inPerSecond: number;
+  outPerSecond: number;
+  failedPerSecond: number;
+  lags: number[];
+  failure: { shardId: string; reason: string } | undefined;
+  readError: { shardId: string; error: string } | undefined;
+  endpointOutage: string | undefined;
+  concurrencyLimit?: number | undefined;
+  rateLimitShare?: number | undefined;
+}
+
+function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Report | undefined {
+  const progress = heartbeat.progress;
+  if (progress?.worker !== heartbeat.processor) return undefined;
+  return {
+    pod: heartbeat.processor,
+    inPerSecond: progress.inPerSecond,
+    outPerSecond: progress.outPerSecond,
+    failedPerSecond: progress.failedPerSecond,
+    lags: Object.entries(progress.lagMillis)
+      .filter(([shardId]) => open.has(shardId))
+      .map(([, lag]) => lag),
+    failure: progress.failedPerSecond > 0 ? progress.lastFailure : undefined,
+    readError: progress.readError,
+    endpointOutage: progress.endpointOutage,
+    concurrencyLimit: progress.concurrencyLimit,
+    rateLimitShare:
+      progress.rateLimitShare === undefined
+        ? undefined
+        : Math.round(progress.rateLimitShare * 100) / 100,
+  };
+}
+
+function legacyReport(lease: ShardLease): Report | undefined {
+  const progress = lease.progress;
+  if (progress?.worker !== lease.holder) return undefined;
+  return {
+    pod: lease.holder,
+    inPerSecond: progress.inPerSecond,
+    outPerSecond: progress.outPerSecond,
+    failedPerSecond: progress.failedPerSecond,
+    lags: progress.millisBehindLatest === undefined ? [] : [progress.millisBehindLatest],
+    failure:
+      progress.failedPerSecond > 0 && progress.lastFailure !== undefined
+        ? { shardId: lease.shardId, reason: progress.lastFailure }
+        : undefined,
+    readError:
+      progress.lastError === undefined
+        ? undefined
+        : { shardId: lease.shardId, error: progress.lastError },
+    endpointOutage: progress.endpointOutage,
+  };
 }
 
 export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardProgressSummary {
   const views = leases.map(toShardLease).filter((lease) => lease !== undefined);
+  const liveHeartbeats = new Map(
+    leases
+      .map(toHeartbeat)
+      .filter((beat) => beat !== undefined)
+      .filter((beat) => renewedWithin(beat.renewTime, beat.leaseDurationSeconds, now))
+      .map((beat) => [beat.processor, beat]),
+  );
+  const isLive = (lease: ShardLease): boolean =>
+    lease.holder !== "" &&
+    (lease.heartbeatHeld
+      ? liveHeartbeats.has(lease.holder)
+      : renewedWithin(lease.object.spec?.renewTime, lease.leaseDurationSeconds, now));
   const finished = new Set(
     views.filter((lease) => lease.checkpoint === SHARD_END).map((lease) => lease.shardId),
   );
   const known = new Set(views.map((lease) => lease.shardId));
   const open = views.filter((lease) => !finished.has(lease.shardId));
-  const live = open.filter((lease) => isLive(lease, now));
+  const live = open.filter(isLive);
   const waitsForParents = (lease: ShardLease): boolean =>
     lease.parents.some((parent) => known.has(parent) && !finished.has(parent));
   const perPod = new Map<string, number>();
   for (const lease of live) perPod.set(lease.holder, (perPod.get(lease.holder) ?? 0) + 1);
-  const reports = live
-    .map((lease) => ({ lease, progress: lease.progress }))
-    .filter(({ lease, progress }) => progress?.worker === lease.holder);
-  const lags = reports
-    .map(({ progress }) => progress?.millisBehindLatest)
-    .filter((lag) => lag !== undefined);
-  const failingCalls = reports.find(
-    ({ progress }) => (progress?.failedPerSecond ?? 0) > 0 && progress?.lastFailure !== undefined,
-  );
-  const failing = reports.find(({ progress }) => progress?.lastError !== undefined);
-  const outage = reports.find(({ progress }) => progress?.endpointOutage !== undefined);
-  /** A pod's own figures, from the first of its Leases that carries them. */
-  const podFigures = new Map<string, { concurrencyLimit?: number; rateLimitShare?: number }>();
-  for (const { lease, progress } of reports) {
-    if (progress?.concurrencyLimit === undefined || podFigures.has(lease.holder)) continue;
-    podFigures.set(lease.holder, {
-      concurrencyLimit: progress.concurrencyLimit,
-      ...(progress.rateLimitShare === undefined
-        ? {}
-        : { rateLimitShare: Math.round(progress.rateLimitShare * 100) / 100 }),
-    });
-  }
-  const sum = (pick: (lease: (typeof reports)[number]) => number): number =>
+  const openIds = new Set(open.map((lease) => lease.shardId));
+  const reports = [
+    ...[...liveHeartbeats.values()].map((beat) => heartbeatReport(beat, openIds)),
+    ...live.filter((lease) => !lease.heartbeatHeld).map(legacyReport),
+  ].filter((report) => report !== undefined);
+  const lags = reports.flatMap((report) => report.lags);
+  const failing = reports.find((report) => report.failure !== undefined);
+  const reading = reports.find((report) => report.readError !== undefined);
+  const outage = reports.find((report) => report.endpointOutage !== undefined);
+  const sum = (pick: (report: Report) => number): number =>
     reports.reduce((total, report) => total + pick(report), 0);
+  /** A pod's own figures, from its heartbeat (old-protocol pods report none). */
+  const podFigures = new Map(
+    reports
+      .filter((report) => report.concurrencyLimit !== undefined)
+      .map((report) => [
+        report.pod,
+        {
+          concurrencyLimit: report.concurrencyLimit,
+          ...(report.rateLimitShare === undefined ? {} : { rateLimitShare: report.rateLimitShare }),
+        },
+      ]),
+  );
   return {
     shards: open.length,
     owned: live.length,
     unowned: open
-      .filter((lease) => !isLive(lease, now) && !waitsForParents(lease))
+      .filter((lease) => !isLive(lease) && !waitsForParents(lease))
       .map((lease) => lease.shardId)
       .sort(),
     processors: [...perPod]
@@ -95,20 +164,12 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
             0,
           ),
     maxLagMillis: lags.length === 0 ? undefined : Math.max(...lags),
-    recordsInPerSecond: sum(({ progress }) => progress?.inPerSecond ?? 0),
-    recordsPerSecond: sum(({ progress }) => progress?.outPerSecond ?? 0),
-    failedPerSecond: sum(({ progress }) => progress?.failedPerSecond ?? 0),
-    failure:
-      failingCalls === undefined
-        ? undefined
-        : { shardId: failingCalls.lease.shardId, reason: failingCalls.progress?.lastFailure ?? "" },
-    readError:
-      failing === undefined
-        ? undefined
-        : { shardId: failing.lease.shardId, error: failing.progress?.lastError ?? "" },
+    recordsInPerSecond: sum((report) => report.inPerSecond),
+    recordsPerSecond: sum((report) => report.outPerSecond),
+    failedPerSecond: sum((report) => report.failedPerSecond),
+    failure: failing?.failure,
+    readError: reading?.readError,
     endpointOutage:
-      outage === undefined
-        ? undefined
-        : { pod: outage.lease.holder, reason: outage.progress?.endpointOutage ?? "" },
+      outage === undefined ? undefined : { pod: outage.pod, reason: outage.endpointOutage ?? "" },
   };
 }

@@ -27,14 +27,15 @@ export interface ShardCounters {
 }
 
 export interface ShardCoordinator {
-  /** How often `sync` runs: renewals ride on it. */
+  /** How often `sync` runs. */
   readonly syncIntervalMs: number;
   sync(listed: readonly ShardInfo[]): Promise<Assignment>;
   /** Stores a checkpoint; rejects with LeaseLostError if this processor no longer owns the shard. */
   put(shardId: string, checkpoint: string): Promise<void>;
-  /** Renews held shards without taking new ones: while draining, so they do not expire. */
-  renew(): Promise<void>;
-  /** Gives up every shard after the final checkpoint, so others take them without waiting. */
+  /**
+   * Gives up every shard after the final checkpoint, so others take them without waiting. Until
+   * then ownership lasts (a heartbeat renews itself), also while the processor drains.
+   */
   release(): Promise<void>;
   onLost(listener: (shardId: string, reason: string) => void): void;
   /** Another processor asked for a held shard: drain it, checkpoint, then `handOver`. */

@@ -24,7 +24,6 @@ export function createSingleWorkerCoordinator(
       await store.put(shardId, checkpoint);
       checkpoints.set(shardId, checkpoint);
     },
-    renew: () => Promise.resolve(),
     release: () => Promise.resolve(),
     onLost: () => undefined,
     onHandoffRequested: () => undefined,

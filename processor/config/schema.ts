@@ -482,20 +482,22 @@ const kubernetesName = z
   .regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, "expected a Kubernetes object name")
   .max(253);
 
-/** How long a shard Lease lives and how often it is renewed; shared with the job API. */
+/** How long a processor's heartbeat lives and how often it is renewed; shared with the job API. */
 export const leaseTimingFields = {
   leaseDurationSeconds: z
     .number()
     .int()
     .min(2)
     .max(3_600)
-    .default(40)
+    .default(5)
     .describe(
-      "A Lease not renewed for this long is expired and taken by another processor (as node leases: 40 s).",
+      "A processor whose heartbeat Lease has not changed for this long is gone: others take its shards (it stops reading them a tenth of this earlier). Failover takes up to this plus two renewIntervalMs.",
     ),
   renewIntervalMs: milliseconds(200, 600_000)
-    .default(10_000)
-    .describe("How often a held Lease is renewed (a checkpoint write renews it too)."),
+    .default(2_000)
+    .describe(
+      "How often each processor renews its heartbeat Lease and looks for shards to take. Shard Leases are written only when their holder or checkpoint changes.",
+    ),
 };
 
 /** The rule between the two, which the CRD restates in CEL. */

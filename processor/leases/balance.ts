@@ -2,7 +2,10 @@
 // expired ones up to its fair share, ceil(readable shards / live processors), and when none is
 // free, it asks for the surplus of those above the fair share (at most maxSteals at a time). A
 // processor holding nothing is visible to the others only once it asks, so growing is the
-// newcomer's job.
+// newcomer's job. Free and expired shards are taken up to the share among the processors that
+// hold shards: the orphans of a crashed processor are read again at the next sync of those that
+// saw it expire, rather than left for a newcomer, which must first see the crash for itself; the
+// newcomer then asks for its share, and a hand-over replays nothing.
 import type { ShardLease } from "./shard-lease.ts";
 
 export interface BalanceInput {
@@ -43,18 +46,18 @@ export function planAcquisitions(input: BalanceInput): BalancePlan {
   const askers = work.filter(isHeld).map((lease) => lease.handoffTo);
   const workers = new Set([me, ...counts.keys(), ...askers.filter((asker) => asker !== "")]).size;
   const fairShare = Math.ceil(work.length / workers);
+  const takeShare = Math.ceil(work.length / new Set([me, ...counts.keys()]).size);
   let mine = counts.get(me)?.length ?? 0;
   const plan: BalancePlan = { take: [], steal: [], fairShare, workers };
-  if (mine >= fairShare) return plan;
 
   const free = work.filter((lease) => !isHeld(lease));
   const start = rotation(me, free.length);
   const rotated = [...free.slice(start), ...free.slice(0, start)];
   // Released Leases first: their shards were checkpointed on the way out.
   rotated.sort((a, b) => Number(a.holder !== "") - Number(b.holder !== ""));
-  plan.take = rotated.slice(0, fairShare - mine);
+  plan.take = rotated.slice(0, Math.max(0, takeShare - mine));
   mine += plan.take.length;
-  if (plan.take.length > 0) return plan;
+  if (plan.take.length > 0 || mine >= fairShare) return plan;
 
   // Ask those above the fair share for their surplus; if none is above it, ask the busiest for
   // one shard when it holds at least two more (3/3/1 becomes 3/2/2, and then stays).

@@ -1,13 +1,14 @@
 // Processors of one job share its shards through one coordination.k8s.io Lease per shard, as the
-// KCL shares them through its DynamoDB lease table. At every sync a processor renews its Leases,
-// lists them all, creates those of new shards, and takes free or expired ones up to its fair
-// share. Every write carries the resourceVersion it read, so a processor that lost a Lease cannot
-// move its checkpoint: the API server refuses the update (fencing), and the shard is dropped at
-// once. To rebalance, a processor below its share asks a busier one for shards (an annotation);
-// the holder drains them, checkpoints and writes the asker in as holder, so a rebalance replays
-// nothing; a request not honoured within a lease duration becomes a plain steal. Expiry is judged
-// by how long this processor has seen a Lease unchanged, as client-go's leader election does, so
-// clocks need not agree. docs/leases.md tells the whole protocol.
+// KCL shares them through its DynamoDB lease table. A shard Lease holds ownership and the
+// checkpoint and is written only when either changes; whether its holder lives is told by the
+// holder's heartbeat Lease, renewed on its own schedule (heartbeat-renewer.ts). At every sync a
+// processor lists the job's Leases, creates those of new shards, and takes free ones, and those
+// whose holder's heartbeat it has seen unchanged for its duration, up to its fair share. Every
+// write carries the resourceVersion it read, so a processor that lost a Lease cannot move its
+// checkpoint (fencing). To rebalance, a processor below its share asks a busier one for shards
+// (an annotation); the holder drains them, checkpoints and writes the asker in as holder. Holders
+// of the old protocol (no heartbeat, the shard Lease renewed itself) are judged as before, by the
+// shard Lease unchanged for its duration. docs/leases.md tells the whole protocol.
 import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
 import {
@@ -18,14 +19,18 @@ import {
 import { SHARD_END } from "../checkpoint/store.ts";
 import type { LeaseCoordinationConfig } from "../config/schema.ts";
 import { readableShards, type ShardInfo } from "../kinesis/shard-lineage.ts";
+import { bounded, statusCode } from "./api-deadline.ts";
 import { planAcquisitions } from "./balance.ts";
+import { toHeartbeat, type Heartbeat, type ProcessorProgress } from "./heartbeat-lease.ts";
+import { createHeartbeatRenewer } from "./heartbeat-renewer.ts";
+import { createHolderLiveness } from "./holder-liveness.ts";
 import {
+  HEARTBEAT_HELD_SECONDS,
   changedLease,
   newShardLease,
   toShardLease,
   type LeaseChange,
   type ShardLease,
-  type ShardProgress,
 } from "./shard-lease.ts";
 
 export type ShardLeaseEvent = "taken" | "lost" | "asked" | "handed_over" | "released";
@@ -40,31 +45,38 @@ export interface LeaseCoordinatorOptions {
   api: CoordinationV1Api;
   config: LeaseCoordinationConfig;
   workerId: string;
-  /** The reader's counters of a shard, reported on its Lease at each write. */
+  /** The reader's counters of a shard, reported on the heartbeat. */
   counters(shardId: string): ShardCounters | undefined;
   logger: Logger;
   observer?: LeaseObserver;
   /** Monotonic milliseconds; a test may replace it. */
   now?: () => number;
+  /** The wall clock written as renewTime; a test may skew it. */
+  wallClock?: () => Date;
 }
 
-const statusCode = (error: unknown): number | undefined => (error as { code?: number }).code;
-
 export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardCoordinator & {
-  /** Shards whose Lease this processor holds. */
+  /** Shards this processor may read now. */
   held(): string[];
+  /** Name of this processor's heartbeat Lease. */
+  heartbeat: string;
 } {
   const { api, config, workerId: me, logger } = options;
   const observer = options.observer ?? { event: () => undefined, held: () => undefined };
   const { namespace } = config;
   const now = options.now ?? (() => performance.now());
+  const wallClock = options.wallClock ?? (() => new Date());
+  const heartbeatMs = config.leaseDurationSeconds * 1000;
   const labelSelector = Object.entries(config.labels)
     .map(([key, value]) => `${key}=${value}`)
     .join(",");
   const held = new Map<string, ShardLease>();
-  const lastWrite = new Map<string, number>();
   const lastCounters = new Map<string, { counters: ShardCounters; at: number }>();
-  const observed = new Map<string, { resourceVersion: string; since: number }>();
+  const liveness = createHolderLiveness({
+    prefix: config.leasePrefix,
+    defaultDurationMs: heartbeatMs,
+    now,
+  });
   const writing = new Map<string, Promise<unknown>>();
   const lostListeners: ((shardId: string, reason: string) => void)[] = [];
   const handoffListeners: ((shardId: string) => void)[] = [];
@@ -75,7 +87,6 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
 
   const lose = (shardId: string, reason: string): void => {
     if (!held.delete(shardId)) return;
-    lastWrite.delete(shardId);
     handingOff.delete(shardId);
     observer.event("lost");
     observer.held(held.size);
@@ -83,56 +94,83 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     for (const listener of lostListeners) listener(shardId, reason);
   };
 
-  const progress = (shardId: string): ShardProgress | undefined => {
-    const counters = options.counters(shardId);
-    if (counters === undefined) return undefined;
+  /** The processor's figures for its heartbeat: rates summed over its shards, lag per shard. */
+  const progress = (): ProcessorProgress => {
     const at = now();
-    const previous = lastCounters.get(shardId);
-    lastCounters.set(shardId, { counters, at });
-    const seconds = previous === undefined ? 0 : (at - previous.at) / 1000;
-    const rate = (current: number, before: number | undefined): number =>
-      before === undefined || seconds <= 0 ? 0 : Math.max(0, (current - before) / seconds);
-    return {
+    const figures: ProcessorProgress = {
       worker: me,
-      recordsIn: counters.recordsIn,
-      recordsOut: counters.recordsOut,
-      inPerSecond: Math.round(rate(counters.recordsIn, previous?.counters.recordsIn)),
-      outPerSecond: Math.round(rate(counters.recordsOut, previous?.counters.recordsOut)),
-      failedPerSecond: Math.round(rate(counters.failed, previous?.counters.failed)),
-      lastFailure: counters.lastFailure,
-      millisBehindLatest: counters.millisBehindLatest,
-      lastError: counters.lastError,
-      endpointOutage: counters.endpointOutage,
-      concurrencyLimit: counters.concurrencyLimit,
-      rateLimitShare: counters.rateLimitShare,
-      at: new Date().toISOString(),
+      inPerSecond: 0,
+      outPerSecond: 0,
+      failedPerSecond: 0,
+      lagMillis: {},
+      at: wallClock().toISOString(),
     };
+    for (const shardId of lastCounters.keys()) {
+      if (!held.has(shardId)) lastCounters.delete(shardId);
+    }
+    for (const shardId of held.keys()) {
+      const counters = options.counters(shardId);
+      if (counters === undefined) continue;
+      const previous = lastCounters.get(shardId);
+      lastCounters.set(shardId, { counters, at });
+      const seconds = previous === undefined ? 0 : (at - previous.at) / 1000;
+      const rate = (current: number, before: number | undefined): number =>
+        before === undefined || seconds <= 0 ? 0 : Math.max(0, (current - before) / seconds);
+      figures.inPerSecond += rate(counters.recordsIn, previous?.counters.recordsIn);
+      figures.outPerSecond += rate(counters.recordsOut, previous?.counters.recordsOut);
+      const failing = rate(counters.failed, previous?.counters.failed);
+      figures.failedPerSecond += failing;
+      if (failing > 0 && counters.lastFailure !== undefined) {
+        figures.lastFailure ??= { shardId, reason: counters.lastFailure };
+      }
+      if (counters.lastError !== undefined) {
+        figures.readError ??= { shardId, error: counters.lastError };
+      }
+      if (counters.endpointOutage !== undefined) figures.endpointOutage = counters.endpointOutage;
+      // The pod's own figures, the same on each of its shards.
+      if (counters.concurrencyLimit !== undefined) {
+        figures.concurrencyLimit = counters.concurrencyLimit;
+      }
+      if (counters.rateLimitShare !== undefined) figures.rateLimitShare = counters.rateLimitShare;
+      if (counters.millisBehindLatest !== undefined) {
+        figures.lagMillis[shardId] = counters.millisBehindLatest;
+      }
+    }
+    figures.inPerSecond = Math.round(figures.inPerSecond);
+    figures.outPerSecond = Math.round(figures.outPerSecond);
+    figures.failedPerSecond = Math.round(figures.failedPerSecond);
+    return figures;
   };
 
-  /**
-   * Bounds an API call: client-node sets no timeout, and one hung request would stop every
-   * renewal behind it. The request itself may still land; the next write's resourceVersion
-   * check tells.
-   */
-  const deadlineMs = config.leaseDurationSeconds * 500;
-  const bounded = async <T>(call: Promise<T>, what: string): Promise<T> => {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
-        reject(new Error(`${what} got no answer within ${String(deadlineMs)} ms`));
-      }, deadlineMs);
-    });
-    try {
-      return await Promise.race([call, late]);
-    } finally {
-      clearTimeout(timer);
-    }
-  };
+  const renewer = createHeartbeatRenewer({
+    api,
+    lease: {
+      namespace,
+      prefix: config.leasePrefix,
+      processor: me,
+      labels: config.labels,
+      owner: config.owner,
+      leaseDurationSeconds: config.leaseDurationSeconds,
+    },
+    renewIntervalMs: config.renewIntervalMs,
+    progress,
+    onLapse: (reason) => {
+      for (const shardId of [...held.keys()]) lose(shardId, reason);
+    },
+    logger,
+    now,
+    wallClock,
+  });
+
+  // Every call has a deadline, so one hung request cannot stop the syncs behind it.
+  const deadlineMs = Math.min(config.renewIntervalMs, heartbeatMs / 2);
+  const call = <T>(request: Promise<T>, what: string): Promise<T> =>
+    bounded(request, deadlineMs, what);
 
   const replace = async (lease: ShardLease, change: LeaseChange): Promise<ShardLease> => {
-    const body = changedLease(lease, change, config.leaseDurationSeconds, new Date());
+    const body = changedLease(lease, change, HEARTBEAT_HELD_SECONDS, wallClock());
     const updated = toShardLease(
-      await bounded(
+      await call(
         api.replaceNamespacedLease({ name: lease.name, namespace, body }),
         `updating Lease ${lease.name}`,
       ),
@@ -156,7 +194,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
           // Others write a Lease we hold only to ask for it (an annotation). Read it again: if we
           // still hold it, write over the new version; if not, it was taken and fencing holds.
           const reread = toShardLease(
-            await bounded(
+            await call(
               api.readNamespacedLease({ name: current.name, namespace }),
               `reading Lease ${current.name}`,
             ).catch((readError: unknown) => {
@@ -164,6 +202,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
             }),
           );
           if (reread?.holder !== me) throw asLost(shardId, error);
+          // Dropped meanwhile (the heartbeat lapsed): only a fenced take brings it back.
+          if (!held.has(shardId)) throw new LeaseLostError(shardId, "dropped");
           // Still ours: a second conflict is another request, not a loss; the next write reads
           // again.
           held.set(shardId, reread);
@@ -175,13 +215,10 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
   };
 
   const writeOver = async (lease: ShardLease, change: LeaseChange): Promise<void> => {
-    // Timed from before the request: the API server applies it, and others start timing its
-    // expiry, no earlier than that.
-    const sent = now();
-    const updated = await replace(lease, { ...change, progress: progress(lease.shardId) });
-    if (updated.holder === me) held.set(lease.shardId, updated);
+    const updated = await replace(lease, change);
+    // Dropped meanwhile (the heartbeat lapsed): only a take brings the shard back.
+    if (updated.holder === me && held.has(lease.shardId)) held.set(lease.shardId, updated);
     else held.delete(lease.shardId);
-    lastWrite.set(lease.shardId, sent);
   };
 
   /** A failed write of a held Lease: a conflict or deletion means it is no longer ours. */
@@ -195,20 +232,30 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     return new LeaseLostError(shardId, reason);
   };
 
+  /** The job's shard Leases by shard, and its heartbeats, in one list. */
   const listLeases = async (): Promise<Map<string, ShardLease>> => {
+    const sentAt = now();
+    // A list of many Leases may be slow on a busy API server; it decides nothing about this
+    // processor's own shards, so it may take up to a heartbeat duration.
     const list = await bounded(
       api.listNamespacedLease({
         namespace,
         ...(labelSelector === "" ? {} : { labelSelector }),
       }),
-      "listing the shard Leases",
+      heartbeatMs,
+      "listing the job's Leases",
     );
     const leases = new Map<string, ShardLease>();
+    const beats: Heartbeat[] = [];
     for (const item of list.items) {
       const lease = toShardLease(item);
-      if (lease?.name.startsWith(`${config.leasePrefix}-`) === true)
+      if (lease?.name.startsWith(`${config.leasePrefix}-`) === true) {
         leases.set(lease.shardId, lease);
+      }
+      const heartbeat = toHeartbeat(item);
+      if (heartbeat !== undefined) beats.push(heartbeat);
     }
+    liveness.observe(leases.values(), beats, sentAt);
     return leases;
   };
 
@@ -230,7 +277,7 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         });
         try {
           const created = toShardLease(
-            await bounded(api.createNamespacedLease({ namespace, body }), "creating a Lease"),
+            await call(api.createNamespacedLease({ namespace, body }), "creating a Lease"),
           );
           if (created !== undefined) leases.set(shard.shardId, created);
         } catch (error) {
@@ -241,24 +288,14 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     );
   };
 
-  const observe = (leases: Map<string, ShardLease>): void => {
-    const at = now();
-    for (const lease of leases.values()) {
-      const seen = observed.get(lease.name);
-      if (seen?.resourceVersion !== lease.resourceVersion) {
-        observed.set(lease.name, { resourceVersion: lease.resourceVersion, since: at });
-      }
-    }
-  };
+  const expired = (lease: ShardLease): boolean => liveness.gone(lease, me);
 
-  const expired = (lease: ShardLease): boolean =>
-    lease.holder !== "" &&
-    lease.holder !== me &&
-    now() - (observed.get(lease.name)?.since ?? now()) >= lease.leaseDurationSeconds * 1000;
-
-  // Notices Leases taken from us, and adopts ours from a previous run of this same pod (or ones
-  // dropped as unrenewed that nobody took meanwhile).
-  const reconcileHeld = (leases: Map<string, ShardLease>, listSent: number): void => {
+  /**
+   * Notices Leases taken from us and hand-over requests; returns ours to adopt: handed over to
+   * us, or held by a previous run of this same pod, or dropped when our heartbeat lapsed and
+   * taken by nobody meanwhile.
+   */
+  const reconcileHeld = (leases: Map<string, ShardLease>): ShardLease[] => {
     for (const [shardId, mine] of held) {
       const listed = leases.get(shardId);
       if (listed === undefined) lose(shardId, "the Lease was deleted");
@@ -277,36 +314,27 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         for (const listener of handoffListeners) listener(shardId);
       }
     }
-    for (const lease of leases.values()) {
-      if (lease.holder === me && !held.has(lease.shardId) && lease.checkpoint !== SHARD_END) {
-        held.set(lease.shardId, lease);
-        // Its last write happened before the list was sent, at the latest.
-        lastWrite.set(lease.shardId, listSent);
-        if (requested.delete(lease.shardId)) {
-          observer.event("taken");
-          logger.info(
-            { shardId: lease.shardId, how: "handed over", checkpoint: lease.checkpoint },
-            "took a shard lease",
-          );
-        } else {
-          logger.info({ shardId: lease.shardId }, "adopted a shard lease this pod held before");
-        }
-      }
-    }
+    return [...leases.values()].filter(
+      (lease) => lease.holder === me && !held.has(lease.shardId) && lease.checkpoint !== SHARD_END,
+    );
   };
 
+  /**
+   * Takes a Lease with a fenced write, also one naming us already: whoever judged our heartbeat
+   * expired and writes the Lease first wins, so a shard never has two readers for long.
+   */
   const acquire = async (lease: ShardLease, how: string): Promise<void> => {
+    if (!renewer.live()) return;
     try {
-      const sent = now();
-      const taken = await replace(lease, { holder: me });
+      const taken = await replace(lease, { holder: me, holderHeartbeat: true });
+      if (!renewer.live()) return;
       held.set(lease.shardId, taken);
-      lastWrite.set(lease.shardId, sent);
       observer.event("taken");
       logger.info(
         {
           shardId: lease.shardId,
           how,
-          from: lease.holder === "" ? undefined : lease.holder,
+          from: lease.holder === "" || lease.holder === me ? undefined : lease.holder,
           checkpoint: lease.checkpoint,
         },
         "took a shard lease",
@@ -315,23 +343,6 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       // Someone else took it between our list and our write.
       if (statusCode(error) !== 409) throw error;
     }
-  };
-
-  // Syncs are at least renewIntervalMs apart, so a Lease written at one is renewed at the next,
-  // and one whose checkpoint was written since is not written twice.
-  const renewDue = async (): Promise<void> => {
-    const due = [...held.keys()].filter(
-      (shardId) => now() - (lastWrite.get(shardId) ?? 0) >= config.renewIntervalMs,
-    );
-    await Promise.all(
-      due.map((shardId) =>
-        writeHeld(shardId, {}).catch((error: unknown) => {
-          if (!(error instanceof LeaseLostError)) {
-            logger.warn({ shardId, err: String(error) }, "renewing the shard lease failed");
-          }
-        }),
-      ),
-    );
   };
 
   /** Asks the holder of a shard to hand it over to this processor. */
@@ -346,7 +357,12 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     }
   };
 
-  /** Forgets settled requests; returns those not honoured within a lease duration. */
+  /**
+   * Forgets settled requests; returns those an old-protocol holder (an old or wedged processor)
+   * did not honour within its lease duration, to steal. A holder with a live heartbeat is never
+   * stolen from, which would make two readers until it noticed: its request is only forgotten, so
+   * the next plan may ask again.
+   */
   const settleRequests = (leases: Map<string, ShardLease>): ShardLease[] => {
     const overdue: ShardLease[] = [];
     for (const [shardId, at] of requested) {
@@ -358,42 +374,30 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         lease.handoffTo !== me
       ) {
         requested.delete(shardId);
-      } else if (now() - at >= lease.leaseDurationSeconds * 1000) {
+      } else if (now() - at >= liveness.holdMs(lease)) {
         requested.delete(shardId);
-        overdue.push(lease);
+        if (!lease.heartbeatHeld) overdue.push(lease);
       }
     }
     return overdue;
   };
 
-  /**
-   * Drops the shards whose last successful write was sent almost a lease duration ago (API server
-   * unreachable, calls hanging, process paused): another processor may take them once the
-   * duration has passed. A timer of its own runs it, since a sync can wait on API deadlines; the
-   * margin covers the timer's period and the reader's reaction.
-   */
-  const leaseMs = config.leaseDurationSeconds * 1000;
-  const dropMarginMs = leaseMs / 10;
-  const dropUnrenewed = (): void => {
-    for (const shardId of held.keys()) {
-      if (now() - (lastWrite.get(shardId) ?? now()) >= leaseMs - dropMarginMs) {
-        lose(shardId, "not renewed within the lease duration");
-      }
-    }
-  };
-  const watchdog = setInterval(dropUnrenewed, leaseMs / 20);
-  watchdog.unref();
-
   return {
     syncIntervalMs: config.renewIntervalMs,
+    heartbeat: renewer.name,
     async sync(listed) {
-      dropUnrenewed();
-      const listSent = now();
-      // Renewals need no list: a slow list must not let held Leases expire.
-      const [leases] = await Promise.all([listLeases(), renewDue()]);
+      await renewer.start();
+      const leases = await listLeases();
       await createMissing(listed, leases);
-      observe(leases);
-      reconcileHeld(leases, listSent);
+      const adopt = reconcileHeld(leases);
+      await Promise.all(
+        adopt.map((lease) =>
+          acquire(
+            lease,
+            requested.delete(lease.shardId) ? "handed over" : "held by this pod before",
+          ),
+        ),
+      );
       for (const [shardId, lease] of held) leases.set(shardId, lease);
 
       const checkpoints = new Map(
@@ -423,18 +427,19 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
         expired,
         maxSteals: config.maxStealsPerRenewal,
       });
-      await Promise.all([
-        ...plan.take.map((lease) =>
-          acquire(leases.get(lease.shardId) ?? lease, lease.holder === "" ? "free" : "expired"),
-        ),
-        ...plan.steal.map((lease) => requestHandoff(lease)),
-        ...overdue.map((lease) => acquire(lease, "stolen: hand-over not done in time")),
-      ]);
+      if (renewer.live()) {
+        await Promise.all([
+          ...plan.take.map((lease) =>
+            acquire(leases.get(lease.shardId) ?? lease, lease.holder === "" ? "free" : "expired"),
+          ),
+          ...plan.steal.map((lease) => requestHandoff(lease)),
+          ...overdue.map((lease) => acquire(lease, "stolen: hand-over not done in time")),
+        ]);
+      }
       for (const [shardId, lease] of held) checkpoints.set(shardId, lease.checkpoint);
       observer.held(held.size);
       return { checkpoints, owned: new Set(held.keys()) };
     },
-    renew: renewDue,
     async put(shardId, checkpoint) {
       // A finished shard needs no owner: release it with its SHARD_END.
       await writeHeld(
@@ -443,7 +448,6 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       );
     },
     async release() {
-      clearInterval(watchdog);
       const shards = [...held.keys()];
       await Promise.all(
         shards.map((shardId) =>
@@ -457,6 +461,8 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
       });
       observer.held(held.size);
       if (shards.length > 0) logger.info({ shards }, "released shard leases");
+      // Last, so others see the shards free (released) before they see this processor gone.
+      await renewer.stop();
     },
     onLost(listener) {
       lostListeners.push(listener);
@@ -466,14 +472,22 @@ export function createLeaseCoordinator(options: LeaseCoordinatorOptions): ShardC
     },
     async handOver(shardId) {
       // Straight to the asker: released, the shard could be taken back by a processor that
-      // counts the asker out because it holds nothing yet.
+      // counts the asker out because it holds nothing yet. An asker of the old protocol has no
+      // heartbeat and renews the shard Lease itself.
       const asker = handingOff.get(shardId) ?? "";
-      await writeHeld(shardId, { holder: asker });
+      try {
+        await writeHeld(shardId, { holder: asker, holderHeartbeat: liveness.hasHeartbeat(asker) });
+      } catch (error) {
+        // Unanswered, the write may still have landed and the asker may read the shard: stop
+        // holding it; if the Lease still names us, the next sync adopts it back.
+        lose(shardId, `the hand-over write failed: ${String(error)}`);
+        throw error;
+      }
       handingOff.delete(shardId);
       observer.event("handed_over");
       observer.held(held.size);
       logger.info({ shardId, to: asker }, "handed a shard over");
     },
-    held: () => [...held.keys()],
+    held: () => (renewer.live() ? [...held.keys()] : []),
   };
 }

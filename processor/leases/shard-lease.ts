@@ -1,40 +1,56 @@
-// One shard's Lease, as the processors and the operator read it: who holds it, its checkpoint and
-// the holder's latest figures. Pure conversions between the Lease object and that view, so the
-// rules stay testable without an API server. The checkpoint and figures sit in annotations: a
-// Lease's spec has no room for them, and annotations are written with the same resourceVersion.
+// One shard's Lease, as the processors and the operator read it: who holds it and its checkpoint.
+// Pure conversions between the Lease object and that view, so the rules stay testable without an
+// API server. The checkpoint sits in an annotation: a Lease's spec has no room for it, and
+// annotations are written with the same resourceVersion. Whether the holder is alive is its
+// heartbeat's business (heartbeat-lease.ts), unless the holder runs the old protocol and renews
+// the shard Lease itself.
 import { V1MicroTime, type V1Lease, type V1OwnerReference } from "@kubernetes/client-node";
+import { z } from "zod";
 
 export const annotations = {
   shardId: "asyncenrichment.dev/shard-id",
   parents: "asyncenrichment.dev/parent-shards",
   checkpoint: "asyncenrichment.dev/checkpoint",
+  /** The old protocol's per-shard figures; heartbeats carry them now. */
   progress: "asyncenrichment.dev/progress",
+  /**
+   * The holder when it renews a heartbeat instead of this Lease. A holder of the old protocol
+   * that takes the Lease keeps the annotation of the one before, so it names someone else.
+   */
+  heartbeatHolder: "asyncenrichment.dev/heartbeat-holder",
   /** A processor below its fair share asks the holder to hand the shard over. */
   handoffTo: "asyncenrichment.dev/handoff-to",
 } as const;
 
-/** What the holder reports about its shard at each write (rates over the time since the last). */
-export interface ShardProgress {
-  worker: string;
-  recordsIn: number;
-  recordsOut: number;
-  inPerSecond: number;
-  outPerSecond: number;
+/**
+ * What a holder of the old protocol reports about its shard at each write (rates over the time
+ * since the last). Read during a rolling upgrade from that protocol.
+ */
+export const shardProgressSchema = z.object({
+  worker: z.string(),
+  recordsIn: z.number(),
+  recordsOut: z.number(),
+  inPerSecond: z.number(),
+  outPerSecond: z.number(),
   /** Records whose call failed, per second, and the reason of the last one. */
-  failedPerSecond: number;
-  lastFailure: string | undefined;
-  millisBehindLatest: number | undefined;
+  failedPerSecond: z.number(),
+  lastFailure: z.string().optional(),
+  millisBehindLatest: z.number().optional(),
   /** The last error reading the shard, cleared by the next successful read. */
-  lastError: string | undefined;
+  lastError: z.string().optional(),
   /** While the holder pauses calls through an endpoint outage: the last outage error. */
-  endpointOutage?: string | undefined;
-  /** The holder pod's figures, the same on each of its Leases: records it admits now. */
-  concurrencyLimit?: number | undefined;
-  /** With a rate limit: the holder pod's share of it, in requests per second. */
-  rateLimitShare?: number | undefined;
+  endpointOutage: z.string().optional(),
   /** RFC 3339 time of the write. */
-  at: string;
-}
+  at: z.string(),
+});
+export type ShardProgress = z.infer<typeof shardProgressSchema>;
+
+/**
+ * spec.leaseDurationSeconds of a shard Lease whose holder renews a heartbeat: ownership lasts as
+ * long as the heartbeat. Processors of the old protocol judge a Lease by this field, so during a
+ * rolling upgrade they do not take a shard from a live processor of the new one.
+ */
+export const HEARTBEAT_HELD_SECONDS = 3_600;
 
 export interface ShardLease {
   name: string;
@@ -46,6 +62,8 @@ export interface ShardLease {
   progress: ShardProgress | undefined;
   /** The processor that asked for the shard, or "". */
   handoffTo: string;
+  /** True when the holder renews a heartbeat Lease rather than this one. */
+  heartbeatHeld: boolean;
   leaseDurationSeconds: number;
   resourceVersion: string;
   transitions: number;
@@ -62,10 +80,8 @@ export function leaseName(prefix: string, shardId: string): string {
 function parseProgress(text: string | undefined): ShardProgress | undefined {
   if (text === undefined) return undefined;
   try {
-    const parsed: unknown = JSON.parse(text);
-    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
-      ? (parsed as ShardProgress)
-      : undefined;
+    const parsed = shardProgressSchema.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : undefined;
   } catch {
     return undefined;
   }
@@ -77,14 +93,16 @@ export function toShardLease(lease: V1Lease): ShardLease | undefined {
   const shardId = meta?.annotations?.[annotations.shardId];
   if (meta?.name === undefined || shardId === undefined) return undefined;
   const parents = meta.annotations?.[annotations.parents];
+  const holder = lease.spec?.holderIdentity ?? "";
   return {
     name: meta.name,
     shardId,
     parents: parents === undefined || parents === "" ? [] : parents.split(","),
-    holder: lease.spec?.holderIdentity ?? "",
+    holder,
     checkpoint: meta.annotations?.[annotations.checkpoint],
     progress: parseProgress(meta.annotations?.[annotations.progress]),
     handoffTo: meta.annotations?.[annotations.handoffTo] ?? "",
+    heartbeatHeld: holder !== "" && meta.annotations?.[annotations.heartbeatHolder] === holder,
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
     resourceVersion: meta.resourceVersion ?? "",
     transitions: lease.spec?.leaseTransitions ?? 0,
@@ -128,6 +146,8 @@ export interface LeaseChange {
   handoffTo?: string;
   checkpoint?: string;
   progress?: ShardProgress;
+  /** Whether the holder after the change renews a heartbeat; undefined keeps what it says. */
+  holderHeartbeat?: boolean;
 }
 
 /**
@@ -150,6 +170,13 @@ export function changedLease(
     metaAnnotations[annotations.progress] = JSON.stringify(change.progress);
   }
   if (change.handoffTo !== undefined) metaAnnotations[annotations.handoffTo] = change.handoffTo;
+  if (change.holderHeartbeat === true && holder !== "") {
+    metaAnnotations[annotations.heartbeatHolder] = holder;
+  }
+  const dropped = new Set<string>();
+  if (change.holderHeartbeat === false || holder === "") dropped.add(annotations.heartbeatHolder);
+  // A request is settled once the shard is released or changes hands.
+  if (holder === "" || taking) dropped.add(annotations.handoffTo);
 
   const meta = object.metadata;
   const spec = object.spec;
@@ -161,13 +188,9 @@ export function changedLease(
       namespace: meta?.namespace,
       resourceVersion: meta?.resourceVersion,
       labels: meta?.labels,
-      // A request is settled once the shard is released or changes hands.
-      annotations:
-        holder === "" || taking
-          ? Object.fromEntries(
-              Object.entries(metaAnnotations).filter(([key]) => key !== annotations.handoffTo),
-            )
-          : metaAnnotations,
+      annotations: Object.fromEntries(
+        Object.entries(metaAnnotations).filter(([key]) => !dropped.has(key)),
+      ),
       ownerReferences: meta?.ownerReferences,
     },
     spec: {

@@ -40,7 +40,6 @@ test("a shard lost and granted back resumes after what was written meanwhile, th
         owned: new Set(owning ? listed.map((shard) => shard.shardId) : []),
       }),
     put: () => Promise.reject(new Error("the API server does not answer")),
-    renew: () => Promise.resolve(),
     release: () => Promise.resolve(),
     onLost: (listener) => {
       lose = listener;
@@ -104,7 +103,6 @@ test("the rate-limit share counts a shard from the sync that confirms it until t
     syncIntervalMs: 100,
     sync: () => Promise.resolve({ checkpoints: new Map(), owned: new Set(owned) }),
     put: () => Promise.resolve(),
-    renew: () => Promise.resolve(),
     release: () => Promise.resolve(),
     onLost: (listener) => {
       lose = listener;

@@ -83,6 +83,22 @@ describe("taking free leases", () => {
     assert.ok(!ids(result.take).includes(id(0)), "not its own lease again");
   });
 
+  test("a crashed holder's expired shards are taken up to the share among holders, even while a newcomer holding nothing asks", () => {
+    // a and b hold 2 each, dead-x's 2 expired, newcomer n asks b for one: workers a, b, n
+    // (share 2), but a takes up to the share among holders, ceil(6/2) = 3.
+    const leases = [
+      ...range(0, 2, "pod-a"),
+      lease(2, "pod-b", "pod-n"),
+      lease(3, "pod-b"),
+      ...range(4, 2, "dead-x"),
+    ];
+    const result = plan("pod-a", leases, { expired: (entry) => entry.holder === "dead-x" });
+    assert.equal(result.fairShare, 2);
+    assert.equal(result.take.length, 1);
+    assert.ok(result.take.every((entry) => entry.holder === "dead-x"));
+    assert.deepEqual(result.steal, []);
+  });
+
   test("at or above its fair share it takes and asks nothing", () => {
     const leases = [...range(0, 3, "pod-a"), ...range(3, 2, "pod-b"), lease(5)];
     // 6 shards over 2 workers: share 3, a holds 3.

@@ -1,8 +1,9 @@
 // The lease coordinator against an in-memory Lease API that enforces resourceVersions (fencing):
-// here, what becomes of a hand-over request the holder does not honour.
+// what becomes of a hand-over request an old-protocol holder does not honour, and when a processor
+// whose calls hang stops reading.
 import assert from "node:assert/strict";
-import { test } from "node:test";
-import type { CoordinationV1Api, V1Lease } from "@kubernetes/client-node";
+import { mock, test } from "node:test";
+import type { V1Lease } from "@kubernetes/client-node";
 import { pino } from "pino";
 import type { LeaseCoordinationConfig } from "../../../processor/config/schema.ts";
 import { createLeaseCoordinator } from "../../../processor/leases/lease-coordinator.ts";
@@ -11,39 +12,11 @@ import {
   newShardLease,
   toShardLease,
 } from "../../../processor/leases/shard-lease.ts";
+import { createInMemoryLeaseStore } from "../../support/in-memory-lease-store.ts";
 
-/** Leases in memory; a replace naming another resourceVersion than the stored one is a 409. */
 function memoryLeaseApi() {
-  const leases = new Map<string, V1Lease>();
-  let version = 0;
-  const conflict = () => Object.assign(new Error("Conflict"), { code: 409 });
-  const store = (body: V1Lease): V1Lease => {
-    const copy = structuredClone(body);
-    assert.ok(copy.metadata?.name !== undefined);
-    copy.metadata.resourceVersion = String(++version);
-    leases.set(copy.metadata.name, copy);
-    return structuredClone(copy);
-  };
-  const api = {
-    listNamespacedLease: () =>
-      Promise.resolve({ items: [...leases.values()].map((lease) => structuredClone(lease)) }),
-    readNamespacedLease: ({ name }: { name: string }) => {
-      const lease = leases.get(name);
-      return lease === undefined
-        ? Promise.reject(Object.assign(new Error("NotFound"), { code: 404 }))
-        : Promise.resolve(structuredClone(lease));
-    },
-    createNamespacedLease: ({ body }: { body: V1Lease }) =>
-      leases.has(body.metadata?.name ?? "")
-        ? Promise.reject(conflict())
-        : Promise.resolve(store(body)),
-    // Checked when the call is made, as the API server checks requests in the order they arrive.
-    replaceNamespacedLease: ({ name, body }: { name: string; body: V1Lease }) =>
-      leases.get(name)?.metadata?.resourceVersion === body.metadata?.resourceVersion
-        ? Promise.resolve(store(body))
-        : Promise.reject(conflict()),
-  };
-  return { api: api as unknown as CoordinationV1Api, leases, store };
+  const store = createInMemoryLeaseStore();
+  return { api: store.connect().api, leases: store.leases, store: store.put };
 }
 
 const config: LeaseCoordinationConfig = {
@@ -57,9 +30,16 @@ const config: LeaseCoordinationConfig = {
   maxStealsPerRenewal: 100,
 };
 
-test("a hand-over request not honoured within a lease duration becomes a steal", async () => {
+test("a hand-over request an old-protocol holder does not honour within its lease duration becomes a steal", async () => {
   const { api, leases, store } = memoryLeaseApi();
+  // Simulated time: pod-a's heartbeat renews itself on (mocked) timers as the clock moves.
+  mock.timers.enable({ apis: ["setTimeout", "setInterval"] });
   let clock = 0;
+  const advance = async (ms: number): Promise<void> => {
+    clock += ms;
+    mock.timers.tick(ms);
+    for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+  };
   const shards = [0, 1, 2, 3].map((n) => ({ shardId: `shardId-${String(n).padStart(12, "0")}` }));
   const coordinator = createLeaseCoordinator({
     api,
@@ -85,12 +65,11 @@ test("a hand-over request not honoured within a lease duration becomes a steal",
     assert.ok(free !== undefined);
     store(changedLease(free, { holder: "pod-b" }, 40, new Date()));
   }
-  /** pod-b renews what it holds and ignores requests. */
+  /** pod-b renews what it holds (the old protocol: no heartbeat) and ignores requests. */
   const wedgedRenewal = (): void => {
     for (const lease of [...leases.values()]) {
       const view = toShardLease(lease);
-      assert.ok(view !== undefined);
-      if (view.holder === "pod-b") store(changedLease(view, {}, 40, new Date()));
+      if (view?.holder === "pod-b") store(changedLease(view, {}, 40, new Date()));
     }
   };
   // pod-a, below its share (0 of 2), asks pod-b for two shards.
@@ -99,11 +78,15 @@ test("a hand-over request not honoured within a lease duration becomes a steal",
   assert.equal(asked.length, 2, "pod-a asked for two shards");
   // pod-b keeps renewing for two minutes (three lease durations) and never hands over.
   for (let step = 0; step < 12; step++) {
-    clock += 10_000;
+    for (let tick = 0; tick < 5; tick++) await advance(2_000);
     wedgedRenewal();
     await coordinator.sync(shards);
   }
   assert.equal(coordinator.held().length, 2, "the overdue requests became steals");
+  const released = coordinator.release();
+  await advance(10_000);
+  await released;
+  mock.timers.reset();
 });
 
 test("a processor whose API calls hang stops reading its shard before another processor could take the Lease", async () => {
@@ -114,7 +97,7 @@ test("a processor whose API calls hang stops reading its shard before another pr
     renewIntervalMs: 500,
   };
   let hanging = false;
-  /** When the last write that the API server applied was sent: others time expiry from it on. */
+  /** When the last heartbeat renewal the API server applied was sent: others time expiry from it. */
   let lastAppliedSentAt = 0;
   const cutOff = new Proxy(api, {
     get(target, property, receiver) {
@@ -125,7 +108,12 @@ test("a processor whose API calls hang stops reading its shard before another pr
         if (hanging) return new Promise(() => undefined);
         const sentAt = performance.now();
         return method(request).then((answer) => {
-          if (property === "replaceNamespacedLease") lastAppliedSentAt = sentAt;
+          const { name, body } = request as { name?: string; body?: V1Lease };
+          const written = name ?? body?.metadata?.name ?? "";
+          const writes = ["createNamespacedLease", "replaceNamespacedLease"];
+          if (writes.includes(String(property)) && written.includes("-heartbeat-")) {
+            lastAppliedSentAt = sentAt;
+          }
           return answer;
         });
       };

@@ -89,8 +89,8 @@ describe("shard lease coordination", () => {
         name: "orders",
         uid: "0d5f1f1e-5c7a-4a43-9d2e-6b1f6f3c2a11",
       },
-      leaseDurationSeconds: 40,
-      renewIntervalMs: 10_000,
+      leaseDurationSeconds: 5,
+      renewIntervalMs: 2_000,
       maxStealsPerRenewal: 100,
     });
   });

@@ -136,37 +136,6 @@ describe("what counts", () => {
   });
 });
 
-describe("pod figures", () => {
-  test("each pod's concurrency limit and rate share count once, not once per shard it holds", () => {
-    const podA = figures("pod-a", { concurrencyLimit: 37, rateLimitShare: 66.666_666 });
-    const podB = figures("pod-b", { concurrencyLimit: 100, rateLimitShare: 33.333_333 });
-    const summary = summarizeShards(
-      [
-        held(0, "pod-a", { progress: podA }),
-        held(1, "pod-a", { progress: podA }),
-        held(2, "pod-b", { progress: podB }),
-        // An expired Lease's figures are stale: not counted.
-        held(3, "pod-c", {
-          millisAgo: 60_000,
-          progress: figures("pod-c", { concurrencyLimit: 50 }),
-        }),
-      ],
-      now,
-    );
-    assert.equal(summary.concurrencyLimit, 137);
-    assert.deepEqual(summary.processors, [
-      { pod: "pod-a", shards: 2, concurrencyLimit: 37, rateLimitShare: 66.67 },
-      { pod: "pod-b", shards: 1, concurrencyLimit: 100, rateLimitShare: 33.33 },
-    ]);
-  });
-
-  test("processors that report no limit (an older version) leave the total undefined", () => {
-    const summary = summarizeShards([held(0, "pod-a")], now);
-    assert.equal(summary.concurrencyLimit, undefined);
-    assert.deepEqual(summary.processors, [{ pod: "pod-a", shards: 1 }]);
-  });
-});
-
 describe("live and unowned", () => {
   test("a Lease renewed longer ago than its duration is unowned, and its figures are ignored", () => {
     const summary = summarizeShards(
