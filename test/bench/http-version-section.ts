@@ -2,14 +2,14 @@
 // at capacity 1,000 against one TLS endpoint (~50 ms per request) that speaks both HTTP/1.1 and
 // HTTP/2, with version "1.1" and "2" side by side in one run: records/s, and the most connections
 // the endpoint saw open at once.
-import { writeFileSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Agent, request } from "undici";
 import { createTestCa } from "../support/test-pki.ts";
 import { startHttp2Endpoint, type TransportStats } from "./http2-endpoint.ts";
 import { inMemoryPipelineRate } from "./in-memory-pipeline.ts";
 import { markdownTable } from "./report.ts";
+import { temporaryDirectory } from "../support/temporary-directory.ts";
 
 const capacity = 1_000;
 const delayMs = 50;
@@ -30,7 +30,7 @@ const runs: { label: string; http: Record<string, unknown> }[] = [
 ];
 
 export async function httpVersionSection(say: (line: string) => void): Promise<string> {
-  const directory = mkdtempSync(join(tmpdir(), "aej-bench-tls-"));
+  const directory = temporaryDirectory("aej-bench-tls-");
   const ca = createTestCa("bench-ca");
   const serving = ca.server(["IP:127.0.0.1"]);
   const file = (name: string, content: string): string => {

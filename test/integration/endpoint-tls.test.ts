@@ -4,10 +4,8 @@
 // the mounted CA file is replaced (as the kubelet replaces a Secret), it resumes without a
 // restart and every record reaches the sink.
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { readAllRecords } from "../../demo/stream-tools.ts";
@@ -24,12 +22,13 @@ import {
 } from "../support/test-bed.ts";
 import { createTestCa } from "../support/test-pki.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { temporaryDirectory } from "../support/temporary-directory.ts";
 
 describe("endpoint over mutual TLS against the Kinesis emulator", () => {
   let emulator: KinesisEmulator;
   let server: Server;
   let url: string;
-  const directory = mkdtempSync(join(tmpdir(), "aej-mtls-"));
+  const directory = temporaryDirectory("aej-mtls-");
   const serverCa = createTestCa("endpoint-ca");
   const clientCa = createTestCa("processor-client-ca");
   const wrongCa = createTestCa("some-other-ca");

@@ -1,9 +1,9 @@
 // Certificates for TLS tests, made with openssl at test time (no key is checked in): CAs, and
 // server or client certificates they sign, each as PEM text.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { temporaryDirectory } from "./temporary-directory.ts";
 
 export interface Issued {
   cert: string;
@@ -26,7 +26,7 @@ function openssl(...args: string[]): void {
 }
 
 export function createTestCa(name: string): TestCa {
-  const directory = mkdtempSync(join(tmpdir(), "aej-pki-"));
+  const directory = temporaryDirectory("aej-pki-");
   // An empty [req] section keeps openssl from reading the machine's openssl.cnf defaults.
   const config = join(directory, "openssl.cnf");
   writeFileSync(config, "[req]\ndistinguished_name = dn\nprompt = no\n[dn]\nCN = unused\n");

@@ -2,7 +2,7 @@
 // maxConnections connections, over TLS (ALPN h2) and cleartext (h2c); version "1.1" stays on
 // HTTP/1.1 even where the server offers h2; a server that will not speak h2 fails loudly.
 import assert from "node:assert/strict";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { createServer as createHttpsServer } from "node:https";
 import {
   createSecureServer,
@@ -13,12 +13,12 @@ import {
   type Http2ServerResponse,
 } from "node:http2";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, before, describe, test } from "node:test";
 import { endpointSchema } from "../../processor/config/schema.ts";
 import { createCaller, type Caller } from "../../processor/http/caller.ts";
 import { createTestCa, type TestCa } from "../support/test-pki.ts";
+import { temporaryDirectory } from "../support/temporary-directory.ts";
 
 interface CountingServer {
   origin: string;
@@ -70,7 +70,7 @@ describe("HTTP/2 to the endpoint", () => {
 
   before(() => {
     ca = createTestCa("h2-ca");
-    caFile = join(mkdtempSync(join(tmpdir(), "aej-h2-")), "ca.crt");
+    caFile = join(temporaryDirectory("aej-h2-"), "ca.crt");
     writeFileSync(caFile, ca.cert);
   });
   afterEach(async () => {

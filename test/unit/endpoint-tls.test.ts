@@ -2,10 +2,8 @@
 // test: a private CA, an unknown one, a name the certificate does not hold, mutual TLS, and files
 // rotated the way the kubelet rotates a mounted Secret while the caller keeps running.
 import assert from "node:assert/strict";
-import { mkdtempSync } from "node:fs";
 import { createServer, type Server } from "node:https";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, before, describe, test } from "node:test";
 import type { TLSSocket } from "node:tls";
@@ -15,6 +13,7 @@ import { createCaller, type Caller } from "../../processor/http/caller.ts";
 import { writeVolume } from "../support/kubelet-volume.ts";
 import { createTestCa, type Issued, type TestCa } from "../support/test-pki.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { temporaryDirectory } from "../support/temporary-directory.ts";
 
 interface TestServer {
   origin: string;
@@ -84,7 +83,7 @@ describe("TLS to the endpoint", () => {
   let clientCa: TestCa;
   const callers: Caller[] = [];
   const servers: TestServer[] = [];
-  const directory = mkdtempSync(join(tmpdir(), "aej-tls-"));
+  const directory = temporaryDirectory("aej-tls-");
 
   before(() => {
     privateCa = createTestCa("private-ca");
