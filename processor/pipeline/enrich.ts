@@ -2,7 +2,7 @@
 // record. It never rejects: every way a record can fail ends as a Failure with a reason.
 import { randomUUID } from "node:crypto";
 import type { SinkConfig } from "../config/schema.ts";
-import type { AdmissionWait, CallOutcome, Caller } from "../http/caller.ts";
+import type { AdmissionWait, CallOutcome, Caller, FailureKind } from "../http/caller.ts";
 import type { PreparedRequest, RequestMapper } from "../http/request-mapping.ts";
 import type { ResponseMapper } from "../http/response-mapping.ts";
 import type { SourceRecord } from "../kinesis/shard-reader.ts";
@@ -13,12 +13,18 @@ export interface Success {
   partitionKey: string;
 }
 
+/**
+ * Why a record failed: how its call failed, or mapping (the request or the answer could not be
+ * mapped), or internal (a bug below the enricher, caught by the operator).
+ */
+export type RecordFailureKind = FailureKind | "mapping" | "internal";
+
 export interface Failure {
   ok: false;
   /** What went wrong, for the dead-letter record and the log. */
   reason: string;
-  /** A short machine-readable class: status, timeout, network, deadline, too-large, mapping. */
-  kind: string;
+  /** A short machine-readable class, the dead letter's errorKind. */
+  kind: RecordFailureKind;
   attempts: number;
   status?: number;
   startedAt: number;

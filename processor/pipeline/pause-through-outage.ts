@@ -22,8 +22,14 @@ export function isOutageFailure(failure: Failure): boolean {
       return true;
     case "status":
       return failure.status === 429 || (failure.status ?? 0) >= 500;
-    default:
+    case "too-large":
+    case "mapping":
+    case "internal":
       return false;
+    default: {
+      const unhandled: never = failure.kind;
+      throw new Error(`unknown failure kind ${String(unhandled)}`);
+    }
   }
 }
 
