@@ -31,6 +31,7 @@ import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcil
 import type { WorkloadSettings } from "../reconcile/desired-workload.ts";
 import { resilientInformer, type Cache } from "./resilient-informer.ts";
 import { createWorkQueue } from "./work-queue.ts";
+import { labelKeys, managedBySelector } from "../reconcile/labels.ts";
 
 export interface JobControllerOptions {
   kubeConfig: KubeConfig;
@@ -49,9 +50,6 @@ export interface JobControllerOptions {
   /** Called for every write to the API server (apply, status), by kind: what a resync must not do. */
   onWrite?: (kind: string) => void;
 }
-
-const managedBy = "app.kubernetes.io/managed-by=async-enrichment-operator";
-const jobLabel = "asyncenrichment.dev/job";
 
 /** One cache per namespace behind the Cache interface, or a single cluster-wide one. */
 function perNamespace<T extends KubernetesObject>(
@@ -100,7 +98,7 @@ export async function startJobController(
   });
   const relistMs = 10 * 60_000;
   const enqueueOwner = (object: KubernetesObject): void => {
-    const job = object.metadata?.labels?.[jobLabel];
+    const job = object.metadata?.labels?.[labelKeys.job];
     if (job !== undefined) queue.add(`${object.metadata?.namespace ?? ""}/${job}`);
   };
   const prefix = (namespace: string | undefined): string =>
@@ -138,7 +136,7 @@ export async function startJobController(
         kubeConfig,
         path: resource.replace("{namespace}", prefix(namespace)),
         list: () => (namespace === undefined ? listAll() : listIn(namespace)),
-        labelSelector: managedBy,
+        labelSelector: managedBySelector,
         onChange,
         logger,
         relistMs,
@@ -146,46 +144,48 @@ export async function startJobController(
     );
   const deployments = managed<V1Deployment>(
     "/apis/apps/v1{namespace}/deployments",
-    () => apps.listDeploymentForAllNamespaces({ labelSelector: managedBy }),
-    (namespace) => apps.listNamespacedDeployment({ namespace, labelSelector: managedBy }),
+    () => apps.listDeploymentForAllNamespaces({ labelSelector: managedBySelector }),
+    (namespace) => apps.listNamespacedDeployment({ namespace, labelSelector: managedBySelector }),
   );
   const pods = managed<V1Pod>(
     "/api/v1{namespace}/pods",
-    () => core.listPodForAllNamespaces({ labelSelector: managedBy }),
-    (namespace) => core.listNamespacedPod({ namespace, labelSelector: managedBy }),
+    () => core.listPodForAllNamespaces({ labelSelector: managedBySelector }),
+    (namespace) => core.listNamespacedPod({ namespace, labelSelector: managedBySelector }),
   );
 
   const owned: ReconcileContext["owned"] = {
     ServiceAccount: managed(
       "/api/v1{namespace}/serviceaccounts",
-      () => core.listServiceAccountForAllNamespaces({ labelSelector: managedBy }),
-      (namespace) => core.listNamespacedServiceAccount({ namespace, labelSelector: managedBy }),
+      () => core.listServiceAccountForAllNamespaces({ labelSelector: managedBySelector }),
+      (namespace) =>
+        core.listNamespacedServiceAccount({ namespace, labelSelector: managedBySelector }),
     ),
     Role: managed(
       "/apis/rbac.authorization.k8s.io/v1{namespace}/roles",
-      () => rbac.listRoleForAllNamespaces({ labelSelector: managedBy }),
-      (namespace) => rbac.listNamespacedRole({ namespace, labelSelector: managedBy }),
+      () => rbac.listRoleForAllNamespaces({ labelSelector: managedBySelector }),
+      (namespace) => rbac.listNamespacedRole({ namespace, labelSelector: managedBySelector }),
     ),
     RoleBinding: managed(
       "/apis/rbac.authorization.k8s.io/v1{namespace}/rolebindings",
-      () => rbac.listRoleBindingForAllNamespaces({ labelSelector: managedBy }),
-      (namespace) => rbac.listNamespacedRoleBinding({ namespace, labelSelector: managedBy }),
+      () => rbac.listRoleBindingForAllNamespaces({ labelSelector: managedBySelector }),
+      (namespace) =>
+        rbac.listNamespacedRoleBinding({ namespace, labelSelector: managedBySelector }),
     ),
     ConfigMap: managed(
       "/api/v1{namespace}/configmaps",
-      () => core.listConfigMapForAllNamespaces({ labelSelector: managedBy }),
-      (namespace) => core.listNamespacedConfigMap({ namespace, labelSelector: managedBy }),
+      () => core.listConfigMapForAllNamespaces({ labelSelector: managedBySelector }),
+      (namespace) => core.listNamespacedConfigMap({ namespace, labelSelector: managedBySelector }),
     ),
     Service: managed(
       "/api/v1{namespace}/services",
-      () => core.listServiceForAllNamespaces({ labelSelector: managedBy }),
-      (namespace) => core.listNamespacedService({ namespace, labelSelector: managedBy }),
+      () => core.listServiceForAllNamespaces({ labelSelector: managedBySelector }),
+      (namespace) => core.listNamespacedService({ namespace, labelSelector: managedBySelector }),
     ),
     NetworkPolicy: managed(
       "/apis/networking.k8s.io/v1{namespace}/networkpolicies",
-      () => networking.listNetworkPolicyForAllNamespaces({ labelSelector: managedBy }),
+      () => networking.listNetworkPolicyForAllNamespaces({ labelSelector: managedBySelector }),
       (namespace) =>
-        networking.listNamespacedNetworkPolicy({ namespace, labelSelector: managedBy }),
+        networking.listNamespacedNetworkPolicy({ namespace, labelSelector: managedBySelector }),
     ),
   };
   const ownedCaches = [deployments, pods, ...Object.values(owned)];
@@ -193,10 +193,11 @@ export async function startJobController(
   const statusRefreshMs = options.statusRefreshMs ?? 5_000;
   const leases = managed<V1Lease>(
     "/apis/coordination.k8s.io/v1{namespace}/leases",
-    () => coordination.listLeaseForAllNamespaces({ labelSelector: managedBy }),
-    (namespace) => coordination.listNamespacedLease({ namespace, labelSelector: managedBy }),
+    () => coordination.listLeaseForAllNamespaces({ labelSelector: managedBySelector }),
+    (namespace) =>
+      coordination.listNamespacedLease({ namespace, labelSelector: managedBySelector }),
     (lease) => {
-      const job = lease.metadata?.labels?.[jobLabel];
+      const job = lease.metadata?.labels?.[labelKeys.job];
       if (job !== undefined)
         queue.addAfter(`${lease.metadata?.namespace ?? ""}/${job}`, statusRefreshMs);
     },

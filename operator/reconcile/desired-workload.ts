@@ -10,6 +10,7 @@ import { heapFlags } from "./heap-size.ts";
 import { serviceAccountName } from "./desired-rbac.ts";
 import { commonLabels, objectMeta, processorName, selectorLabels, type Job } from "./job.ts";
 import { headerVariable, metricsPort } from "./processor-config.ts";
+import { configHashAnnotation } from "./labels.ts";
 
 export interface WorkloadSettings {
   /** Processor image when the job names none: the operator's own. */
@@ -68,7 +69,7 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
           labels: { ...pod.labels, ...commonLabels(job) },
           annotations: {
             ...pod.annotations,
-            "asyncenrichment.dev/config-hash": podTemplateHash(job),
+            [configHashAnnotation]: podTemplateHash(job),
           },
         },
         spec: {

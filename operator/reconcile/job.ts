@@ -2,6 +2,7 @@
 // a client, so desired state is a pure function of it.
 import type { V1OwnerReference } from "@kubernetes/client-node";
 import { apiVersion, kind, type JobSpec } from "../api/job-schema.ts";
+import { labelKeys, managedByOperator } from "./labels.ts";
 
 export interface Job {
   namespace: string;
@@ -29,15 +30,15 @@ export const processorName = (job: Job): string => `${job.name}-processor`;
 
 /** Labels that select a job's processor pods. */
 export function selectorLabels(job: Job): Record<string, string> {
-  return { "asyncenrichment.dev/job": job.name, "app.kubernetes.io/component": "processor" };
+  return { [labelKeys.job]: job.name, [labelKeys.component]: "processor" };
 }
 
 export function commonLabels(job: Job): Record<string, string> {
   return {
     ...selectorLabels(job),
-    "app.kubernetes.io/name": "async-enrichment",
-    "app.kubernetes.io/instance": job.name,
-    "app.kubernetes.io/managed-by": "async-enrichment-operator",
+    [labelKeys.name]: "async-enrichment",
+    [labelKeys.instance]: job.name,
+    [labelKeys.managedBy]: managedByOperator,
   };
 }
 

@@ -5,6 +5,7 @@ import type { ProcessorConfigInput } from "../../processor/config/schema.ts";
 import { apiVersion, kind, type JobSpec } from "../api/job-schema.ts";
 import { endpointTlsConfig } from "./endpoint-tls-volumes.ts";
 import { commonLabels, type Job } from "./job.ts";
+import { labelKeys } from "./labels.ts";
 
 export const metricsPort = 9400;
 
@@ -19,7 +20,7 @@ function partitionKey(choice: string): "source" | "random" | { field: string } {
 /** Labels of a job's shard Leases: the operator finds them by these to report the job's progress. */
 export const leaseLabels = (job: Job): Record<string, string> => ({
   ...commonLabels(job),
-  "app.kubernetes.io/component": "shard-lease",
+  [labelKeys.component]: "shard-lease",
 });
 
 export function processorConfig(job: Job): ProcessorConfigInput {

@@ -25,6 +25,7 @@ import { desiredDeployment, type WorkloadSettings } from "./desired-workload.ts"
 import { jobStatus, type Observed } from "./job-status.ts";
 import { selectorLabels, type Job } from "./job.ts";
 import { summarizeShards } from "./shard-progress.ts";
+import { labelKeys } from "./labels.ts";
 
 export interface JobObject extends KubernetesObject {
   spec?: unknown;
@@ -158,7 +159,7 @@ function observe(
     shards: summarizeShards(
       context.leases
         .list(job.namespace)
-        .filter((lease) => lease.metadata?.labels?.["asyncenrichment.dev/job"] === job.name),
+        .filter((lease) => lease.metadata?.labels?.[labelKeys.job] === job.name),
       context.now(),
     ),
   };
