@@ -38,7 +38,7 @@ const measureMs = 15_000;
 
 interface LeaseObject {
   metadata: { annotations?: Record<string, string> };
-  spec: { holderIdentity?: string };
+  spec: { holderIdentity?: string; leaseTransitions?: number };
 }
 
 /** The most requests in any `span`-long window of sorted arrival times, as a rate per second. */
@@ -72,20 +72,20 @@ describe(
       await kubectl("apply", "-f", file);
     };
 
-    /** Hand-overs and takes so far, over all the job's Leases. */
-    const transitions = async (): Promise<number> =>
+    /** The job's shard Leases (not the processors' heartbeat Leases, which carry its labels too). */
+    const shardLeases = async (): Promise<LeaseObject[]> =>
       (
         JSON.parse(
           await kubectl("get", "leases", "-l", "asyncenrichment.dev/job=ratelimited", "-o", "json"),
-        ) as { items: { spec: { leaseTransitions?: number } }[] }
-      ).items.reduce((sum, lease) => sum + (lease.spec.leaseTransitions ?? 0), 0);
+        ) as { items: LeaseObject[] }
+      ).items.filter((lease) => lease.metadata.annotations?.[annotations.shardId] !== undefined);
+    /** Hand-overs and takes so far, over all the job's shard Leases. */
+    const transitions = async (): Promise<number> =>
+      (await shardLeases()).reduce((sum, lease) => sum + (lease.spec.leaseTransitions ?? 0), 0);
     /** Open shards per holder ("" for none). */
     const holdings = async (): Promise<Map<string, number>> => {
-      const list = JSON.parse(
-        await kubectl("get", "leases", "-l", "asyncenrichment.dev/job=ratelimited", "-o", "json"),
-      ) as { items: LeaseObject[] };
       const counts = new Map<string, number>();
-      for (const lease of list.items) {
+      for (const lease of await shardLeases()) {
         if (lease.metadata.annotations?.[annotations.checkpoint] === SHARD_END) continue;
         const holder = lease.spec.holderIdentity ?? "";
         counts.set(holder, (counts.get(holder) ?? 0) + 1);
