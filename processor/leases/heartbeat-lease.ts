@@ -5,6 +5,7 @@
 // that view; the annotations are parsed with zod, here and in the operator.
 import { V1MicroTime, type V1Lease, type V1OwnerReference } from "@kubernetes/client-node";
 import { z } from "zod";
+import { dnsSafe, parseJsonAnnotation } from "./lease-text.ts";
 
 export const heartbeatAnnotations = {
   /** The processor whose heartbeat this is (its Lease name is derived from it, lower-cased). */
@@ -50,19 +51,8 @@ export interface Heartbeat {
 
 /** A DNS-safe Lease name for a processor's heartbeat (pod names already are). */
 export function heartbeatLeaseName(prefix: string, processor: string): string {
-  const safe = processor.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  return `${prefix}-heartbeat-${/[a-z0-9]$/.test(safe) ? safe : `${safe}0`}`.slice(0, 253);
+  return `${prefix}-heartbeat-${dnsSafe(processor)}`.slice(0, 253);
 }
-
-const parseProgress = (text: string | undefined): ProcessorProgress | undefined => {
-  if (text === undefined) return undefined;
-  try {
-    const parsed = processorProgressSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
-};
 
 /** The view of a Lease, or undefined for a Lease that is not a processor heartbeat. */
 export function toHeartbeat(lease: V1Lease): Heartbeat | undefined {
@@ -76,7 +66,10 @@ export function toHeartbeat(lease: V1Lease): Heartbeat | undefined {
     holder: lease.spec?.holderIdentity ?? "",
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
     renewTime: renewed === undefined ? undefined : new Date(renewed),
-    progress: parseProgress(meta.annotations?.[heartbeatAnnotations.progress]),
+    progress: parseJsonAnnotation(
+      processorProgressSchema,
+      meta.annotations?.[heartbeatAnnotations.progress],
+    ),
     resourceVersion: meta.resourceVersion ?? "",
     object: lease,
   };

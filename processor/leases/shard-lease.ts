@@ -6,6 +6,7 @@
 // the shard Lease itself.
 import { V1MicroTime, type V1Lease, type V1OwnerReference } from "@kubernetes/client-node";
 import { z } from "zod";
+import { dnsSafe, parseJsonAnnotation } from "./lease-text.ts";
 
 export const annotations = {
   shardId: "asyncenrichment.dev/shard-id",
@@ -72,19 +73,8 @@ export interface ShardLease {
 
 /** Lease name of a shard: DNS-safe (shard ids are like shardId-000000000001). */
 export function leaseName(prefix: string, shardId: string): string {
-  // A DNS name ends alphanumeric; Kinesis ids may end in "_" or "." (real ones end in digits).
-  const safe = shardId.toLowerCase().replace(/[^a-z0-9-]/g, "-");
-  return `${prefix}-${/[a-z0-9]$/.test(safe) ? safe : `${safe}0`}`;
-}
-
-function parseProgress(text: string | undefined): ShardProgress | undefined {
-  if (text === undefined) return undefined;
-  try {
-    const parsed = shardProgressSchema.safeParse(JSON.parse(text));
-    return parsed.success ? parsed.data : undefined;
-  } catch {
-    return undefined;
-  }
+  // Kinesis ids may end in "_" or "." (real ones end in digits).
+  return `${prefix}-${dnsSafe(shardId)}`;
 }
 
 /** The view of a Lease, or undefined for a Lease that is not a shard lease of ours. */
@@ -100,7 +90,7 @@ export function toShardLease(lease: V1Lease): ShardLease | undefined {
     parents: parents === undefined || parents === "" ? [] : parents.split(","),
     holder,
     checkpoint: meta.annotations?.[annotations.checkpoint],
-    progress: parseProgress(meta.annotations?.[annotations.progress]),
+    progress: parseJsonAnnotation(shardProgressSchema, meta.annotations?.[annotations.progress]),
     handoffTo: meta.annotations?.[annotations.handoffTo] ?? "",
     heartbeatHeld: holder !== "" && meta.annotations?.[annotations.heartbeatHolder] === holder,
     leaseDurationSeconds: lease.spec?.leaseDurationSeconds ?? 0,
