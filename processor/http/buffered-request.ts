@@ -28,7 +28,10 @@ class BufferingHandler implements Dispatcher.DispatchHandler, BufferedRequest {
   private headers: IncomingHttpHeaders = {};
   private readonly chunks: Buffer[] = [];
 
-  constructor() {
+  private readonly explain: ((error: Error) => Error) | undefined;
+
+  constructor(explain: ((error: Error) => Error) | undefined) {
+    this.explain = explain;
     this.response = new Promise<BufferedResponse>((resolve, reject) => {
       this.resolve = resolve;
       this.reject = reject;
@@ -72,16 +75,20 @@ class BufferingHandler implements Dispatcher.DispatchHandler, BufferedRequest {
   }
 
   onResponseError(_controller: Dispatcher.DispatchController | null, error: Error): void {
-    this.reject(error);
+    this.reject(this.explain === undefined ? error : this.explain(error));
   }
 }
 
-/** Sends the request; errors (refused, reset, too large, aborted) reject the response. */
+/**
+ * Sends the request; errors (refused, reset, too large, aborted) reject the response, as
+ * `explain` words them when given.
+ */
 export function bufferedRequest(
   dispatcher: Dispatcher,
   options: Dispatcher.DispatchOptions,
+  explain?: (error: Error) => Error,
 ): BufferedRequest {
-  const handler = new BufferingHandler();
+  const handler = new BufferingHandler(explain);
   dispatcher.dispatch(options, handler);
   return handler;
 }
