@@ -1,6 +1,25 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
+// The operator reaches processor code through its public surface only, as it would a package.
+export const operatorBoundary = {
+  files: ["operator/**/*.ts"],
+  rules: {
+    "no-restricted-imports": [
+      "error",
+      {
+        patterns: [
+          {
+            regex: "^(\\.\\./)+processor/(?!contract\\.ts$)",
+            message:
+              "The operator imports the processor through processor/contract.ts only: export what it needs there.",
+          },
+        ],
+      },
+    ],
+  },
+};
+
 export default tseslint.config(
   { ignores: ["node_modules/", ".cache/", "coverage/"] },
   js.configs.recommended,
@@ -24,6 +43,7 @@ export default tseslint.config(
       "@typescript-eslint/no-unsafe-class-instance-assignment": "off",
     },
   },
+  operatorBoundary,
   {
     files: ["**/*.js"],
     extends: [tseslint.configs.disableTypeChecked],

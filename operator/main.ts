@@ -4,8 +4,7 @@
 import { createServer } from "node:http";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { Counter, Histogram, Gauge, Registry, collectDefaultMetrics } from "prom-client";
-import { loadKubeConfig } from "../processor/leases/kube-config.ts";
-import { createLogger } from "../processor/logger.ts";
+import { createLogger, loadKubeConfig } from "../processor/contract.ts";
 import { startJobController } from "./controller/job-controller.ts";
 import { defaultTimings, runLeaderElection } from "./leader/leader-election.ts";
 import { coordinationLeaseApi } from "./leader/lease-api.ts";

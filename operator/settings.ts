@@ -2,7 +2,7 @@
 // every config of the project: a bad value stops the operator at start, naming the variable.
 import { hostname } from "node:os";
 import { z } from "zod";
-import { describeIssues } from "../processor/config/load.ts";
+import { describeIssues } from "../processor/contract.ts";
 
 const settingsSchema = z.strictObject({
   WATCH_NAMESPACES: z

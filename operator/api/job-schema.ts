@@ -14,7 +14,7 @@ import {
   streamIdSchema,
   tlsServerNameSchema,
   withEndpointRules,
-} from "../../processor/config/schema.ts";
+} from "../../processor/contract.ts";
 
 export const group = "asyncenrichment.dev";
 export const version = "v1alpha1";

@@ -24,7 +24,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { apiStatusCode } from "../../processor/util/api-status.ts";
+import { apiStatusCode } from "../../processor/contract.ts";
 import { group, kind, plural, version, apiVersion } from "../api/job-schema.ts";
 import { createApplier, fieldManager } from "../reconcile/apply.ts";
 import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcile/reconcile-job.ts";

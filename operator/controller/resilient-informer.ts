@@ -15,7 +15,7 @@ import {
   type ObjectCache,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { backoffCeiling } from "../../processor/util/backoff.ts";
+import { backoffCeiling } from "../../processor/contract.ts";
 
 export interface ResilientInformerOptions<T extends KubernetesObject> {
   kubeConfig: KubeConfig;

@@ -3,7 +3,7 @@
 // Events that arrive while a key is being processed mark it dirty, so it runs once more after.
 // Delayed adds keep the earliest ready time per key, as client-go's delaying queue: a short
 // requeue asked after a long one must not wait for the long one.
-import { backoffCeiling } from "../../processor/util/backoff.ts";
+import { backoffCeiling } from "../../processor/contract.ts";
 
 export interface WorkQueueOptions {
   workers: number;

@@ -11,8 +11,7 @@
 // - A stopping leader releases the Lease (holder cleared), so a standby takes over at once.
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { pause } from "../../processor/util/pause.ts";
-import { apiStatusCode } from "../../processor/util/api-status.ts";
+import { apiStatusCode, pause } from "../../processor/contract.ts";
 import type { LeaseApi } from "./lease-api.ts";
 
 export interface LeaderElectionTimings {

@@ -7,7 +7,7 @@ import {
   type ResponseContext,
   type V1Lease,
 } from "@kubernetes/client-node";
-import { apiStatusCode } from "../../processor/util/api-status.ts";
+import { apiStatusCode } from "../../processor/contract.ts";
 
 export interface LeaseApi {
   /** The Lease, or undefined if there is none. */

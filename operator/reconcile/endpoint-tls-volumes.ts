@@ -3,7 +3,7 @@
 // the kubelet does not update, and never environment variables). The processor config names only
 // the file paths, so no certificate or key enters the spec, the ConfigMap or a log line.
 import type { V1Volume, V1VolumeMount } from "@kubernetes/client-node";
-import type { EndpointTlsConfig } from "../../processor/config/schema.ts";
+import type { EndpointTlsConfig } from "../../processor/contract.ts";
 import type { JobSpec } from "../api/job-schema.ts";
 
 type EndpointTls = NonNullable<JobSpec["endpoint"]["tls"]>;

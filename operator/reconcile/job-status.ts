@@ -2,7 +2,7 @@
 // problems of its pods, Secrets the spec references that do not exist, and the shard Leases the
 // processors hold and report on. Conditions carry reasons a
 // person can act on; the phase is their one-word summary for `kubectl get`.
-import { isTlsFailureReason } from "../../processor/http/tls-failure.ts";
+import { isTlsFailureReason } from "../../processor/contract.ts";
 import type { Condition, JobStatus } from "../api/status-schema.ts";
 import { setCondition, type ConditionUpdate } from "./conditions.ts";
 import type { Job } from "./job.ts";

@@ -1,7 +1,7 @@
 // The processor config a job's pods run with: a pure function of the job. It is the contract
 // between operator and processor, typed by the processor's own schema. Header values that come
 // from Secrets are named here only by environment variable; the values never enter the config.
-import type { ProcessorConfigInput } from "../../processor/config/schema.ts";
+import type { ProcessorConfigInput } from "../../processor/contract.ts";
 import { apiVersion, kind, type JobSpec } from "../api/job-schema.ts";
 import { endpointTlsConfig } from "./endpoint-tls-volumes.ts";
 import { commonLabels, type Job } from "./job.ts";

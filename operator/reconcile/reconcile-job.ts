@@ -10,7 +10,7 @@ import type {
   V1Secret,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { describeIssues } from "../../processor/config/load.ts";
+import { describeIssues } from "../../processor/contract.ts";
 import { jobSpecSchema } from "../api/job-schema.ts";
 import type { JobStatus } from "../api/status-schema.ts";
 import type { Cache } from "../controller/resilient-informer.ts";

@@ -5,9 +5,13 @@
 // protocol (during a rolling upgrade) renews the shard Lease itself and writes figures on it.
 // For the status only: the processors judge expiry on their own monotonic clocks, never this way.
 import type { V1Lease } from "@kubernetes/client-node";
-import { SHARD_END } from "../../processor/checkpoint/store.ts";
-import { toHeartbeat, type Heartbeat } from "../../processor/leases/heartbeat-lease.ts";
-import { toShardLease, type ShardLease } from "../../processor/leases/shard-lease.ts";
+import {
+  SHARD_END,
+  toHeartbeat,
+  toShardLease,
+  type Heartbeat,
+  type ShardLease,
+} from "../../processor/contract.ts";
 
 export interface ShardProgressSummary {
   /** Shards not finished. */
