@@ -158,39 +158,6 @@ test("records failing at the endpoint: Degraded RecordsFailing says where they g
   assert.equal(condition(status, "Ready")?.status, "True", "failing records do not stop the job");
 });
 
-test("pods ready but no shard Lease yet: not Ready, WaitingForShards", () => {
-  const status = jobStatus(
-    job,
-    [],
-    { ...healthy, shards: { ...healthy.shards, shards: 0, owned: 0, processors: [] } },
-    new Date("2026-11-24T10:00:00Z"),
-  );
-  assert.equal(condition(status, "Ready")?.reason, "WaitingForShards");
-  assert.equal(condition(status, "Ready")?.status, "False");
-});
-
-test("a shard without a live holder: not Ready, ShardsUnowned names it and where to look", () => {
-  const status = jobStatus(
-    job,
-    [],
-    {
-      ...healthy,
-      shards: { ...healthy.shards, owned: 5, unowned: ["shardId-000000000004"] },
-    },
-    new Date("2026-11-24T10:00:00Z"),
-  );
-  const ready = condition(status, "Ready");
-  assert.equal(ready?.status, "False");
-  assert.equal(ready.reason, "ShardsUnowned");
-  assert.match(ready.message, /1 of 6 shards have no live holder \(shardId-000000000004\)/);
-  assert.match(ready.message, /kubectl logs -n shop -l asyncenrichment.dev\/job=orders/);
-  assert.equal(status.ownedShards, 5);
-  assert.deepEqual(status.processors, healthy.shards.processors);
-  assert.equal(status.maxLagMillis, 1200);
-  assert.equal(status.recordsInPerSecond, 900);
-  assert.equal(status.recordsPerSecond, 880);
-});
-
 test("the status shows the processors' summed concurrency limit against the desired pods x capacity", () => {
   const status = jobStatus(job, [], healthy, new Date("2026-11-24T10:00:00Z"));
   assert.equal(status.concurrencyLimit, 17);
