@@ -20,7 +20,7 @@ import {
   type KinesisEmulator,
 } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { awsAggregate, type WrittenRecord } from "../unit/kpl/aws-kinesis-agg.ts";
+import { awsAggregate, type WrittenRecord } from "../unit/kinesis/kpl/aws-kinesis-agg.ts";
 
 const userRecord = (id: number, keys = 7): WrittenRecord => ({
   data: Buffer.from(JSON.stringify({ id })),

@@ -24,7 +24,7 @@ import {
   type KinesisEmulator,
 } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
-import { awsDeaggregate } from "../unit/kpl/aws-kinesis-agg.ts";
+import { awsDeaggregate } from "../unit/kinesis/kpl/aws-kinesis-agg.ts";
 
 interface UserRecord {
   data: string;
