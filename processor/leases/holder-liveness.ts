@@ -78,3 +78,5 @@ export function createHolderLiveness(options: HolderLivenessOptions) {
     hasHeartbeat: (processor: string): boolean => heartbeats.has(processor),
   };
 }
+
+export type HolderLiveness = ReturnType<typeof createHolderLiveness>;
