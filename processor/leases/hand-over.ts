@@ -42,6 +42,11 @@ export function newRequests(
 export interface HandOverOptions {
   calls: ShardLeaseCalls;
   held: HeldLeases;
+  /**
+   * Held shards being drained, with the processor that asked for each; a shard lost meanwhile
+   * is deleted from it where the loss is noticed, so a request after it is taken back is heard.
+   */
+  handingOff: Map<string, string>;
   me: string;
   /** How long a shard's holder may go unchanged before the shard is free. */
   holdMs(lease: ShardLease): number;
@@ -57,11 +62,9 @@ export interface HandOverOptions {
 export type HandOver = ReturnType<typeof createHandOver>;
 
 export function createHandOver(options: HandOverOptions) {
-  const { calls, held, me, logger, now } = options;
+  const { calls, held, handingOff, me, logger, now } = options;
   /** Shards this processor asked for, and when. */
   const requested = new Map<string, number>();
-  /** Held shards being drained, with the processor that asked for each. */
-  const handingOff = new Map<string, string>();
 
   return {
     /** Asks the holder of a shard to hand it over to this processor. */
@@ -92,11 +95,8 @@ export function createHandOver(options: HandOverOptions) {
       }
       return overdue;
     },
-    /** Starts draining held shards others asked for; forgets those lost while draining. */
+    /** Starts draining held shards others asked for. */
     notice(leases: ReadonlyMap<string, ShardLease>): void {
-      for (const shardId of handingOff.keys()) {
-        if (!held.has(shardId)) handingOff.delete(shardId);
-      }
       for (const { shardId, asker } of newRequests(held.ids(), leases, me, (id) =>
         handingOff.has(id),
       )) {

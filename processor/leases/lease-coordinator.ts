@@ -77,10 +77,12 @@ function createParts(options: LeaseCoordinatorOptions, listeners: Listeners) {
     listDeadlineMs: heartbeatMs,
     wallClock,
   });
+  const handingOff = new Map<string, string>();
   const held = createHeldLeases({
     calls,
     me,
     onLost: (shardId, reason, stillHeld) => {
+      handingOff.delete(shardId);
       observer.event("lost");
       observer.held(stillHeld);
       logger.warn({ shardId, reason }, "shard lease lost; stopped reading the shard");
@@ -127,6 +129,7 @@ function createParts(options: LeaseCoordinatorOptions, listeners: Listeners) {
   });
   const handOver = createHandOver({
     ...common,
+    handingOff,
     holdMs: liveness.holdMs,
     hasHeartbeat: liveness.hasHeartbeat,
     onAsked: (shardId) => {

@@ -17,6 +17,7 @@ import type { FixedStartPosition } from "../kinesis/start-position.ts";
 import type { ExtractStats } from "../kinesis/user-records.ts";
 import type { ProcessorMetrics } from "../metrics/processor-metrics.ts";
 import { aborted, pause } from "../util/pause.ts";
+import { next, shownState, type ShardEvent, type ShardState } from "./shard-lifecycle.ts";
 
 export interface ShardStatus {
   shardId: string;
@@ -66,8 +67,8 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   const { client, source, coordinator, checkpointer, metrics, logger } = options;
   const aborter = new AbortController();
   const readings = new Map<string, Reading>();
-  /** Shards this processor read to their end, until they expire from the stream's listing. */
-  const finished = new Set<string>();
+  /** Each shard's state (shard-lifecycle.ts); a shard not in it is idle. */
+  const states = new Map<string, ShardState>();
   /**
    * Trackers of shards dropped while read here (a Lease not renewed in time, taken, released):
    * they go on counting what was in flight as it is written. If the shard comes back, reading
@@ -85,11 +86,23 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   /** Open shards at the last sync: listed, not finished, their parents finished. */
   let open = new Set<string>();
 
+  const stateOf = (shardId: string): ShardState => states.get(shardId) ?? "idle";
+  /** Applies an event to a shard's state; false, changing nothing, when the state refuses it. */
+  const fire = (shardId: string, event: ShardEvent): boolean => {
+    const to = next(stateOf(shardId), event);
+    if (to === undefined) return false;
+    if (to === "idle") states.delete(shardId);
+    else states.set(shardId, to);
+    const reading = readings.get(shardId);
+    if (reading !== undefined) reading.status.state = shownState(to);
+    return true;
+  };
+
   const reportShares = (): void => {
     if (options.onShares === undefined) return;
     let held = 0;
     for (const shardId of readings.keys()) {
-      if (open.has(shardId) && !handingOver.has(shardId)) held++;
+      if (open.has(shardId) && stateOf(shardId) !== "handingOver") held++;
     }
     options.onShares(held, open.size);
   };
@@ -131,7 +144,7 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
   /** After the last record of an ended shard is acknowledged, marks it SHARD_END for its children. */
   const finishShard = async (reading: Reading): Promise<void> => {
     const { tracker, status } = reading;
-    status.state = "draining";
+    if (readings.get(tracker.shardId) !== reading || !fire(tracker.shardId, "readToEnd")) return;
     // A shard dropped meanwhile is no longer ours to mark finished, even if a later holding of
     // this same processor would accept the write.
     const given = AbortSignal.any([aborter.signal, reading.aborter.signal]);
@@ -143,11 +156,10 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       status.lastError = describeError(error);
       return;
     }
-    status.state = "finished";
+    // Only its state stays (a sync that listed before the SHARD_END write must not restart it).
+    if (!fire(tracker.shardId, "endWritten")) return;
     status.checkpoint = SHARD_END;
-    // Only its id stays (a sync that listed before the SHARD_END write must not restart it).
-    finished.add(tracker.shardId);
-    if (readings.get(tracker.shardId) === reading) readings.delete(tracker.shardId);
+    readings.delete(tracker.shardId);
     reportShares();
     checkpointer.forget(tracker.shardId);
     metrics.millisBehindLatest.remove(tracker.shardId);
@@ -155,10 +167,11 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     wake?.();
   };
 
-  /** Stops reading a shard now: what was read is still processed, but never checkpointed here. */
-  const drop = (shardId: string, reason: string): void => {
-    const reading = readings.get(shardId);
-    if (reading === undefined || reading.status.state === "finished") return;
+  /**
+   * Stops a reading for good: what was read is still processed, but never checkpointed here; its
+   * tracker is kept to resume after what it wrote if the shard comes back.
+   */
+  const retire = (shardId: string, reading: Reading): void => {
     reading.aborter.abort();
     readings.delete(shardId);
     reportShares();
@@ -167,44 +180,57 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     metrics.millisBehindLatest.remove(shardId);
     stopping.add(reading.done);
     void reading.done.finally(() => stopping.delete(reading.done));
+  };
+
+  /** Stops reading a shard now, when its state allows the loss. */
+  const drop = (shardId: string, event: "lost" | "disowned", reason: string): void => {
+    const reading = readings.get(shardId);
+    if (reading === undefined || !fire(shardId, event)) return;
+    retire(shardId, reading);
     logger.info({ shardId, reason }, "stopped reading shard");
   };
-  coordinator.onLost(drop);
+  coordinator.onLost((shardId, reason) => {
+    drop(shardId, "lost", reason);
+  });
 
-  /** Shards being drained for another processor: not to be read again meanwhile. */
-  const handingOver = new Set<string>();
+  /** Stops the reader and lets what it read finish, for at most `handoverDrainMs`. */
+  const drain = async (reading: Reading): Promise<void> => {
+    reading.aborter.abort();
+    await reading.done;
+    const deadline = performance.now() + options.handoverDrainMs;
+    while (reading.tracker.pending > 0 && performance.now() < deadline && !aborter.signal.aborted) {
+      await pause(50, aborter.signal);
+    }
+  };
+
   /**
    * Hands a shard to the processor that asked for it without replaying anything: stop reading,
    * let what was read finish (for at most half a lease duration), checkpoint, hand the Lease over.
    */
   const handOver = async (shardId: string): Promise<void> => {
-    handingOver.add(shardId);
+    if (!fire(shardId, "asked")) return;
     reportShares();
+    const reading = readings.get(shardId);
+    const handingOver = (): boolean => stateOf(shardId) === "handingOver";
     try {
-      const reading = readings.get(shardId);
       if (reading !== undefined) {
-        reading.aborter.abort();
-        reading.status.state = "draining";
-        await reading.done;
-        const deadline = performance.now() + options.handoverDrainMs;
-        while (
-          reading.tracker.pending > 0 &&
-          performance.now() < deadline &&
-          !aborter.signal.aborted
-        ) {
-          await pause(50, aborter.signal);
-        }
+        await drain(reading);
         const checkpoint = reading.tracker.checkpointable;
-        if (checkpoint !== undefined) await checkpointer.write(shardId, checkpoint);
-        readings.delete(shardId);
-        checkpointer.forget(shardId);
-        metrics.millisBehindLatest.remove(shardId);
+        if (checkpoint !== undefined && handingOver())
+          await checkpointer.write(shardId, checkpoint);
+        if (handingOver()) {
+          readings.delete(shardId);
+          checkpointer.forget(shardId);
+          metrics.millisBehindLatest.remove(shardId);
+        }
       }
-      await coordinator.handOver(shardId);
+      // Lost meanwhile (dropping): nothing is ours to write.
+      if (handingOver()) await coordinator.handOver(shardId);
     } catch (error) {
       logger.warn({ shardId, err: describeError(error) }, "handing the shard over failed");
+      if (reading !== undefined && readings.get(shardId) === reading) retire(shardId, reading);
     } finally {
-      handingOver.delete(shardId);
+      fire(shardId, "handOverEnded");
     }
   };
   coordinator.onHandoffRequested((shardId) => {
@@ -249,11 +275,11 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     }).then(
       async (ending) => {
         if (ending === "ended") await finishShard(reading);
-        else status.state = "stopped";
+        else if (readings.get(shardId) === reading) fire(shardId, "readerStopped");
       },
       (error: unknown) => {
         // The engine refused a record: it stopped on a fatal error the processor is handling.
-        status.state = "stopped";
+        if (readings.get(shardId) === reading) fire(shardId, "readerStopped");
         status.lastError = describeError(error);
       },
     );
@@ -264,27 +290,20 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       listed = await listShards(client, source.stream, aborter.signal);
       listedAt = performance.now();
       const listedIds = new Set(listed.map((shard) => shard.shardId));
-      for (const shardId of finished) if (!listedIds.has(shardId)) finished.delete(shardId);
+      for (const shardId of states.keys()) if (!listedIds.has(shardId)) fire(shardId, "unlisted");
       for (const shardId of dropped.keys()) if (!listedIds.has(shardId)) dropped.delete(shardId);
     }
     const { checkpoints, owned } = await coordinator.sync(listed);
     for (const [shardId, reading] of readings) {
       // A shard read to its end and fully acknowledged released its Lease with SHARD_END (a
       // checkpoint flush may write it before finishShard does): it is finishing, not lost.
-      const done = reading.status.state === "finished" || reading.tracker.finished;
-      if (!owned.has(shardId) && !handingOver.has(shardId) && !done) {
-        drop(shardId, "no longer owned");
+      if (!owned.has(shardId) && !reading.tracker.finished) {
+        drop(shardId, "disowned", "no longer owned");
       }
     }
     for (const shard of listed) {
       const { shardId } = shard;
-      if (
-        owned.has(shardId) &&
-        !readings.has(shardId) &&
-        !handingOver.has(shardId) &&
-        !finished.has(shardId) &&
-        checkpoints.get(shardId) !== SHARD_END
-      ) {
+      if (owned.has(shardId) && checkpoints.get(shardId) !== SHARD_END && fire(shardId, "owned")) {
         const written = dropped.get(shardId)?.checkpointable;
         dropped.delete(shardId);
         startReading(shard, laterCheckpoint(checkpoints.get(shardId), written));
