@@ -189,6 +189,29 @@ describe("asking for held leases when nothing is free", () => {
     assert.deepEqual(result.take, []);
     assert.equal(result.steal.length, 1);
     assert.equal(result.steal[0]?.holder, "pod-b", "from one busiest holder only");
+    // Then 3/2/2: the busiest holds only one more than a, and it stays so.
+    const settled = [...range(0, 3, "pod-b"), ...range(3, 2, "pod-c"), ...range(5, 2, "pod-a")];
+    assert.deepEqual(plan("pod-a", settled).steal, [], "3/2/2 stays");
+  });
+
+  test("it asks only those above the fair share for their surplus", () => {
+    // b 5, c 3, a 0: 8 shards over 3, share 3: b has 2 above it, c none.
+    const leases = [...range(0, 5, "pod-b"), ...range(5, 3, "pod-c")];
+    const result = plan("pod-a", leases);
+    assert.equal(result.fairShare, 3);
+    assert.equal(result.steal.length, 2);
+    assert.ok(result.steal.every((entry) => entry.holder === "pod-b"));
+  });
+
+  test("a shard another processor asked for already is left to it", () => {
+    const leases = [
+      lease(0, "pod-b", "pod-c"),
+      lease(1, "pod-b", "pod-c"),
+      ...range(2, 2, "pod-b"),
+    ];
+    const result = plan("pod-a", leases);
+    assert.ok(result.steal.length > 0);
+    assert.ok(result.steal.every((entry) => entry.handoffTo === ""));
   });
 
   test("3/3/1 with maxSteals 0 asks nothing", () => {
@@ -277,6 +300,15 @@ describe("which shards and which processors count", () => {
     assert.equal(result.fairShare, 3);
     assert.equal(result.take.length, 3);
     assert.ok(result.take.every((entry) => entry.holder.startsWith("dead")));
+  });
+
+  test("a processor that asked for a shard counts as live, though it holds nothing yet", () => {
+    // b holds 6, c asks for one: workers a, b, c, share ceil(6/3) = 2, so a asks for 2, not 3.
+    const leases = [lease(0, "pod-b", "pod-c"), ...range(1, 5, "pod-b")];
+    const result = plan("pod-a", leases);
+    assert.equal(result.workers, 3);
+    assert.equal(result.fairShare, 2);
+    assert.equal(result.steal.length, 2);
   });
 
   test("me counts once, whether it holds nothing or several leases", () => {

@@ -298,5 +298,11 @@ describe("changedLease", () => {
     assert.equal(change(asked, {}, at(5)).handoffTo, "pod-b");
     assert.equal(change(asked, { holder: "pod-b" }, at(5)).handoffTo, "");
     assert.equal(change(asked, { holder: "" }, at(5)).handoffTo, "");
+    const released = changedLease(asked, { holder: "" }, 40, at(5));
+    assert.equal(
+      released.metadata?.annotations?.[annotations.handoffTo],
+      undefined,
+      "the annotation is removed, not left empty",
+    );
   });
 });
