@@ -32,7 +32,13 @@ import {
   withOutageObserver,
 } from "./pipeline/pause-through-outage.ts";
 import { createRouter } from "./pipeline/route.ts";
-import { createShardSupervisor, type ShardStatus } from "./pipeline/shard-supervisor.ts";
+import {
+  noteFailure,
+  shardCounters,
+  type ShardReadings,
+  type ShardStatus,
+} from "./pipeline/shard-readings.ts";
+import { createShardSupervisor } from "./pipeline/shard-supervisor.ts";
 import { createSinks } from "./pipeline/sinks.ts";
 import { shutDown } from "./shutdown.ts";
 
@@ -150,11 +156,13 @@ export function startProcessor(
         tolerance: adaptive.latencyTolerance,
       })
     : undefined;
+  const readings: ShardReadings = new Map();
   const engine = createAsyncWait<SourceRecord, Enrichment>({
     capacity: config.capacity,
     ordering: config.ordering,
     partitionOf: (record) => record.shardId,
-    openPartitions: () => shards.readingCount(),
+    // Shards being read or drained: each gets its share of the capacity.
+    openPartitions: () => readings.size,
     invoke:
       breaker === undefined
         ? enrich
@@ -164,7 +172,7 @@ export function startProcessor(
     onTimeout: () => deadlineFailure(config.endpoint),
     onError: (_record, error) => internalFailure(error),
     emit: (record, result) => {
-      if (!result.ok) shards.noteFailure(record.shardId, result.reason);
+      if (!result.ok) noteFailure(readings, record.shardId, result.reason);
       return route(record, result);
     },
     onFatal: (error) => {
@@ -179,7 +187,7 @@ export function startProcessor(
   const coordinator = coordinatorFor(config, {
     workerId,
     counters: (shardId) => {
-      const counters = shards.counters(shardId);
+      const counters = shardCounters(readings, shardId);
       if (counters === undefined) return undefined;
       return {
         ...counters,
@@ -216,6 +224,7 @@ export function startProcessor(
     maxPendingRecords: maxPendingRecordsPerShard(config),
     coordinator,
     checkpointer,
+    readings,
     submit: (record) => engine.submit(record),
     handoverDrainMs:
       config.coordination.type === "kubernetes"

@@ -4,7 +4,7 @@
 import type { KinesisClient } from "@aws-sdk/client-kinesis";
 import type { Logger } from "pino";
 import type { Checkpointer } from "../checkpoint/checkpointer.ts";
-import type { ShardCoordinator, ShardCounters } from "../checkpoint/coordinator.ts";
+import type { ShardCoordinator } from "../checkpoint/coordinator.ts";
 import { SHARD_END } from "../checkpoint/store.ts";
 import { createShardTracker, type ShardTracker } from "../checkpoint/tracker.ts";
 import type { ProcessorConfig } from "../config/schema.ts";
@@ -18,20 +18,7 @@ import type { ExtractStats } from "../kinesis/user-records.ts";
 import type { ProcessorMetrics } from "../metrics/processor-metrics.ts";
 import { aborted, pause } from "../util/pause.ts";
 import { next, shownState, type ShardEvent, type ShardState } from "./shard-lifecycle.ts";
-
-export interface ShardStatus {
-  shardId: string;
-  state: "reading" | "draining" | "finished" | "stopped";
-  recordsRead: number;
-  /** Records read and not yet acknowledged (the checkpoint waits for the oldest). */
-  pending: number;
-  millisBehindLatest: number | undefined;
-  checkpoint: string | undefined;
-  lastError: string | undefined;
-  /** Records whose call failed (sent to the failure policy). */
-  failed: number;
-  lastFailure: string | undefined;
-}
+import type { Reading, ShardReadings, ShardStatus } from "./shard-readings.ts";
 
 export interface ShardSupervisorOptions {
   client: KinesisClient;
@@ -42,6 +29,8 @@ export interface ShardSupervisorOptions {
   maxPendingRecords: number;
   coordinator: ShardCoordinator;
   checkpointer: Checkpointer;
+  /** The shards read or drained here: the supervisor fills it, the processor reads figures off it. */
+  readings: ShardReadings;
   submit(record: SourceRecord): Promise<void> | undefined;
   /** How long a shard handed to another processor may take to finish what was read. */
   handoverDrainMs: number;
@@ -56,17 +45,10 @@ export interface ShardSupervisorOptions {
   onShares?(held: number, open: number): void;
 }
 
-interface Reading {
-  tracker: ShardTracker;
-  status: ShardStatus;
-  aborter: AbortController;
-  done: Promise<void>;
-}
-
 export function createShardSupervisor(options: ShardSupervisorOptions) {
   const { client, source, coordinator, checkpointer, metrics, logger } = options;
   const aborter = new AbortController();
-  const readings = new Map<string, Reading>();
+  const { readings } = options;
   /** Each shard's state (shard-lifecycle.ts); a shard not in it is idle. */
   const states = new Map<string, ShardState>();
   /**
@@ -354,30 +336,6 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       await running;
       await Promise.all([...readings.values()].map((reading) => reading.done));
       await Promise.all(stopping);
-    },
-    /** What the reader of a shard has done so far, for its Lease. */
-    counters(shardId: string): ShardCounters | undefined {
-      const reading = readings.get(shardId);
-      if (reading === undefined) return undefined;
-      return {
-        recordsIn: reading.status.recordsRead,
-        recordsOut: reading.tracker.acknowledged,
-        millisBehindLatest: reading.status.millisBehindLatest,
-        lastError: reading.status.lastError,
-        failed: reading.status.failed,
-        lastFailure: reading.status.lastFailure,
-      };
-    },
-    /** Counts a record of the shard whose call failed, for its Lease and /status. */
-    noteFailure(shardId: string, reason: string): void {
-      const reading = readings.get(shardId);
-      if (reading === undefined) return;
-      reading.status.failed++;
-      reading.status.lastFailure = reason;
-    },
-    /** Shards being read or drained: each gets its share of the engine's capacity. */
-    readingCount(): number {
-      return readings.size;
     },
     trackers(): ShardTracker[] {
       return [...readings.values()].map((reading) => reading.tracker);

@@ -62,6 +62,7 @@ test("a shard lost and granted back resumes after what was written meanwhile, th
     maxPendingRecords: 1_000,
     coordinator,
     checkpointer,
+    readings: new Map(),
     // Written at once: the sink acknowledges every record.
     submit: (record: SourceRecord) => {
       submitted.push(record.sequenceNumber);
@@ -126,6 +127,7 @@ test("the rate-limit share counts a shard from the sync that confirms it until t
     maxPendingRecords: 1_000,
     coordinator,
     checkpointer: createCheckpointer(coordinator, () => undefined),
+    readings: new Map(),
     submit: (record: SourceRecord) => {
       acknowledge(record.receipt);
       return undefined;
