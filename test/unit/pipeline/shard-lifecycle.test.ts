@@ -13,8 +13,8 @@ import {
   transitions,
   type ShardEvent,
   type ShardState,
-} from "../../processor/pipeline/shard-lifecycle.ts";
-import { seededRandom } from "./seeded-random.ts";
+} from "../../../processor/pipeline/shard-lifecycle.ts";
+import { seededRandom } from "../seeded-random.ts";
 
 /** The specification, written out apart from the table: [from, event, to, why]. */
 const accepted: [ShardState, ShardEvent, ShardState, string][] = [
