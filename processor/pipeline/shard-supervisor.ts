@@ -198,8 +198,9 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
       if (reading !== undefined) {
         await drain(reading);
         const checkpoint = reading.tracker.checkpointable;
-        if (checkpoint !== undefined && handingOver())
+        if (checkpoint !== undefined && handingOver()) {
           await checkpointer.write(shardId, checkpoint);
+        }
         if (handingOver()) {
           readings.delete(shardId);
           checkpointer.forget(shardId);
