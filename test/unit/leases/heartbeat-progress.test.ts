@@ -1,0 +1,55 @@
+// The figures a processor writes on its heartbeat: rates since the previous renewal summed over
+// its shards, the lag per shard, and the pod's own figures.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { ShardCounters } from "../../../processor/checkpoint/coordinator.ts";
+import { createHeartbeatProgress } from "../../../processor/leases/heartbeat-progress.ts";
+
+const counters = (recordsIn: number, more: Partial<ShardCounters> = {}): ShardCounters => ({
+  recordsIn,
+  recordsOut: recordsIn,
+  millisBehindLatest: undefined,
+  lastError: undefined,
+  failed: 0,
+  lastFailure: undefined,
+  ...more,
+});
+
+test("rates are measured from the previous renewal, summed over the held shards, rounded", () => {
+  let clock = 0;
+  let held = ["a", "b"];
+  const figures = new Map<string, ShardCounters>([
+    ["a", counters(100)],
+    ["b", counters(50)],
+  ]);
+  const progress = createHeartbeatProgress({
+    workerId: "pod-a",
+    counters: (shardId) => figures.get(shardId),
+    held: () => held,
+    now: () => clock,
+    wallClock: () => new Date("2026-11-30T12:00:00Z"),
+  });
+  const first = progress();
+  assert.equal(first.inPerSecond, 0, "no rate before a second sample");
+  assert.equal(first.worker, "pod-a");
+  assert.equal(first.at, "2026-11-30T12:00:00.000Z");
+
+  clock = 2_000;
+  figures.set("a", counters(300, { millisBehindLatest: 1_500, concurrencyLimit: 40 }));
+  figures.set("b", counters(51, { failed: 3, lastFailure: "HTTP 503" }));
+  const second = progress();
+  assert.equal(second.inPerSecond, Math.round(200 / 2 + 1 / 2));
+  assert.equal(second.failedPerSecond, 2);
+  assert.deepEqual(second.lastFailure, { shardId: "b", reason: "HTTP 503" });
+  assert.deepEqual(second.lagMillis, { a: 1_500 });
+  assert.equal(second.concurrencyLimit, 40);
+
+  // b handed over and taken back: its rate starts again from a new sample, not the old one.
+  held = ["a"];
+  clock = 4_000;
+  progress();
+  held = ["a", "b"];
+  clock = 6_000;
+  figures.set("b", counters(1_051));
+  assert.equal(progress().inPerSecond, 0, "a stood still; b has no previous sample");
+});
