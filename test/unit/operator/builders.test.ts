@@ -170,7 +170,11 @@ describe("workload", () => {
   test("the processor's heap limit follows its memory limit, passed to node before the script", () => {
     const args = (spec: Partial<JobSpecInput>) =>
       desiredDeployment(job(spec), settings).spec?.template.spec?.containers[0]?.args ?? [];
-    assert.deepEqual(args({}).slice(0, 2), ["--max-old-space-size=156", "processor/main.ts"]);
+    assert.deepEqual(args({}).slice(0, 3), [
+      "--max-old-space-size=156",
+      "--max-semi-space-size=6",
+      "processor/main.ts",
+    ]);
     const limited = { pod: { resources: { limits: { memory: "1Gi" } } } };
     assert.equal(args(limited)[0], "--max-old-space-size=768");
     const unlimited = { pod: { resources: { requests: { memory: "1Gi" } } } };

@@ -1,5 +1,6 @@
-// The processor's heap limit is three quarters of its container's memory limit, whatever unit the
-// limit is written in; without a memory limit Node keeps its own default.
+// The processor's heap limit is three quarters of its container's memory limit, and each semi-space
+// of its young generation a 32nd of it (1 to 16 MiB), whatever unit the limit is written in;
+// without a memory limit Node keeps its own defaults.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { heapFlags, quantityBytes } from "../../../operator/reconcile/heap-size.ts";
@@ -15,9 +16,21 @@ describe("processor heap size", () => {
     assert.equal(quantityBytes("1e3"), undefined);
   });
 
-  test("a 256Mi limit gives a 192 MiB old generation; 1Gi gives 768", () => {
-    assert.deepEqual(heapFlags({ limits: { memory: "256Mi" } }), ["--max-old-space-size=192"]);
-    assert.deepEqual(heapFlags({ limits: { memory: "1Gi" } }), ["--max-old-space-size=768"]);
+  test("a 256Mi limit gives a 192 MiB old generation and 8 MiB semi-spaces; 1Gi gives 768 and 16", () => {
+    assert.deepEqual(heapFlags({ limits: { memory: "256Mi" } }), [
+      "--max-old-space-size=192",
+      "--max-semi-space-size=8",
+    ]);
+    assert.deepEqual(heapFlags({ limits: { memory: "1Gi" } }), [
+      "--max-old-space-size=768",
+      "--max-semi-space-size=16",
+    ]);
+  });
+
+  test("semi-spaces stay between 1 and 16 MiB", () => {
+    assert.equal(heapFlags({ limits: { memory: "16Mi" } })[1], "--max-semi-space-size=1");
+    assert.equal(heapFlags({ limits: { memory: "209Mi" } })[1], "--max-semi-space-size=6");
+    assert.equal(heapFlags({ limits: { memory: "8Gi" } })[1], "--max-semi-space-size=16");
   });
 
   test("no memory limit, or one that cannot be read, leaves Node's default", () => {
