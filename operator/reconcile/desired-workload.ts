@@ -95,7 +95,8 @@ export function desiredDeployment(job: Job, settings: WorkloadSettings): V1Deplo
                 : { imagePullPolicy: pod.imagePullPolicy }),
               args: [
                 ...heapFlags(resources),
-                "processor/main.ts",
+                // The image holds the processor compiled to JavaScript (the Dockerfile).
+                "processor/main.js",
                 "--config",
                 `${configDirectory}/${configFileName}`,
               ],

@@ -112,7 +112,7 @@ describe("the Helm chart", { skip: nodeUnsupported() }, () => {
     const pod = manifests.find((manifest) => manifest.kind === "Deployment")?.spec?.template?.spec;
     const container = pod?.containers[0];
     assert.equal(container?.image, `ghcr.io/async-enrichment/async-enrichment:${appVersion}`);
-    assert.deepEqual(container.args, ["operator/main.ts"]);
+    assert.deepEqual(container.args, ["operator/main.js"]);
     assert.equal(pod?.securityContext.runAsNonRoot, true);
     assert.deepEqual(pod.securityContext.seccompProfile, { type: "RuntimeDefault" });
     assert.equal(container.securityContext.readOnlyRootFilesystem, true);

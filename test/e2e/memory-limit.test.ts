@@ -137,7 +137,7 @@ describe("a processor under a 256Mi memory limit", { skip: nodeUnsupported() }, 
     const name = running?.metadata?.name ?? "";
     // The processor's Node flags (those before its script), as the operator set them.
     const args = running?.spec?.containers[0]?.args ?? [];
-    const flags = args.slice(0, args.indexOf("processor/main.ts"));
+    const flags = args.slice(0, args.indexOf("processor/main.js"));
     const exec = async (script: string, ...options: string[]): Promise<number> =>
       Number(
         (
@@ -147,6 +147,11 @@ describe("a processor under a 256Mi memory limit", { skip: nodeUnsupported() }, 
     // A Node process with the processor's flags in the same container: the heap limit it runs with.
     const heapLimit = await exec("v8.getHeapStatistics().heap_size_limit", ...flags);
     assert.ok(heapLimit < memoryLimit, `heap limit ${String(heapLimit)} under the 256Mi limit`);
+    // The same without the young generation's flag: what V8 derives from this container's memory.
+    const ownYoung = await exec(
+      "v8.getHeapStatistics().heap_size_limit",
+      ...flags.filter((flag) => !flag.startsWith("--max-semi-space-size")),
+    );
     const peak = await exec(
       `["/sys/fs/cgroup/memory.peak", "/sys/fs/cgroup/memory/memory.max_usage_in_bytes"]
         .filter((file) => fs.existsSync(file)).map((file) => Number(fs.readFileSync(file, "utf8")))[0]`,
@@ -154,7 +159,8 @@ describe("a processor under a 256Mi memory limit", { skip: nodeUnsupported() }, 
     assert.ok(peak > 0 && peak < memoryLimit, `peak ${String(peak)}`);
     t.diagnostic(
       `${String(backlog)} records in ${seconds.toFixed(1)} s (${(backlog / seconds).toFixed(0)}/s), ` +
-        `container memory peak ${(peak / 1024 / 1024).toFixed(0)} MiB of 256, heap limit ${(heapLimit / 1024 / 1024).toFixed(0)} MiB`,
+        `container memory peak ${(peak / 1024 / 1024).toFixed(0)} MiB of 256, heap limit ${(heapLimit / 1024 / 1024).toFixed(0)} MiB ` +
+        `(${(ownYoung / 1024 / 1024).toFixed(0)} MiB with V8's own young generation), flags ${flags.join(" ")}`,
     );
   });
 });

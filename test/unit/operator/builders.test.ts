@@ -173,12 +173,12 @@ describe("workload", () => {
     assert.deepEqual(args({}).slice(0, 3), [
       "--max-old-space-size=156",
       "--max-semi-space-size=6",
-      "processor/main.ts",
+      "processor/main.js",
     ]);
     const limited = { pod: { resources: { limits: { memory: "1Gi" } } } };
     assert.equal(args(limited)[0], "--max-old-space-size=768");
     const unlimited = { pod: { resources: { requests: { memory: "1Gi" } } } };
-    assert.equal(args(unlimited)[0], "processor/main.ts");
+    assert.equal(args(unlimited)[0], "processor/main.js");
   });
 });
 
