@@ -17,17 +17,26 @@ export interface ClientRun {
   body: string;
   warmupMs: number;
   durationMs: number;
+  /** Node flags for the child (heap sizes), before its script. */
+  nodeFlags?: readonly string[];
 }
 
-export async function runInChildProcess(run: ClientRun): Promise<Window> {
-  const child = spawn(process.execPath, [import.meta.filename, JSON.stringify(run)], {
-    stdio: ["ignore", "pipe", "inherit"],
-  });
+/** A window, and the child's peak resident set over its whole run. */
+export interface ClientWindow extends Window {
+  maxRssBytes: number;
+}
+
+export async function runInChildProcess(run: ClientRun): Promise<ClientWindow> {
+  const child = spawn(
+    process.execPath,
+    [...(run.nodeFlags ?? []), import.meta.filename, JSON.stringify(run)],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const code = await new Promise<number | null>((resolve) => child.once("exit", resolve));
   if (code !== 0) throw new Error(`the ${run.side} client exited with ${code}: ${output}`);
-  return JSON.parse(output) as Window;
+  return JSON.parse(output) as ClientWindow;
 }
 
 if (import.meta.main) {
@@ -44,5 +53,6 @@ if (import.meta.main) {
           run.warmupMs,
           run.side === "bare-request" ? "request" : "dispatch",
         );
-  process.stdout.write(`${JSON.stringify(window)}\n`);
+  const maxRssBytes = process.resourceUsage().maxRSS * 1024;
+  process.stdout.write(`${JSON.stringify({ ...window, maxRssBytes })}\n`);
 }

@@ -2,7 +2,7 @@
 // it drains a backlog (memory must follow capacity and batch sizes, not the number of records
 // waiting), and its RSS while it holds shards that carry no traffic.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -16,10 +16,36 @@ import { waitFor } from "../support/wait-for.ts";
 export const sourceShards = 20;
 export const maxRecordsPerFetch = 500;
 
+/** Where a processor's memory is, from its own /metrics (prom-client's default metrics). */
+export interface MemoryBreakdown {
+  rssBytes: number;
+  heapTotalBytes: number;
+  heapUsedBytes: number;
+  /** Memory of JavaScript objects held outside the heap: Buffers and other array buffers. */
+  externalBytes: number;
+  /** The young generation: what a scavenge copies from and to. */
+  newSpaceBytes: number;
+}
+
 export interface DrainResult {
   records: number;
   seconds: number;
   maxRssBytes: number;
+  /** The sample taken while the RSS was highest. */
+  atPeak: MemoryBreakdown;
+}
+
+const gauge = (metrics: string, name: string, labels = ""): number =>
+  Number(new RegExp(`^${name}\\{${labels}[^}]*\\} (\\S+)$`, "m").exec(metrics)?.[1] ?? Number.NaN);
+
+export function memoryBreakdown(metrics: string): MemoryBreakdown {
+  return {
+    rssBytes: gauge(metrics, "process_resident_memory_bytes"),
+    heapTotalBytes: gauge(metrics, "nodejs_heap_size_total_bytes"),
+    heapUsedBytes: gauge(metrics, "nodejs_heap_size_used_bytes"),
+    externalBytes: gauge(metrics, "nodejs_external_memory_bytes"),
+    newSpaceBytes: gauge(metrics, "nodejs_heap_space_size_total_bytes", 'space="new",'),
+  };
 }
 
 interface RunningProcessor {
@@ -27,13 +53,13 @@ interface RunningProcessor {
   port: number;
   /** Its /metrics text, empty until it answers. */
   metrics(): Promise<string>;
-  /** Resident set now, from /proc (Linux). */
-  rssBytes(): number;
   /** Stops it (SIGTERM) and returns its peak RSS, from its last log line. */
   stop(): Promise<number>;
 }
 
 async function startProcessorProcess(
+  /** processor/main.js as the image holds it (compiled-processor.ts). */
+  script: string,
   config: Record<string, unknown>,
   /** The heap the processor gets, as a pod's memory limit would size it. */
   nodeOptions: string,
@@ -44,19 +70,15 @@ async function startProcessorProcess(
     join(dir, "config.json"),
     JSON.stringify({ ...config, metrics: { host: "127.0.0.1", port } }),
   );
-  const child = spawn(
-    process.execPath,
-    [join(import.meta.dirname, "../../processor/main.ts"), "--config", join(dir, "config.json")],
-    {
-      env: {
-        PATH: process.env.PATH ?? "",
-        NODE_OPTIONS: nodeOptions,
-        AWS_ACCESS_KEY_ID: emulatorCredentials.accessKeyId,
-        AWS_SECRET_ACCESS_KEY: emulatorCredentials.secretAccessKey,
-      },
-      stdio: ["ignore", "pipe", "inherit"],
+  const child = spawn(process.execPath, [script, "--config", join(dir, "config.json")], {
+    env: {
+      PATH: process.env.PATH ?? "",
+      NODE_OPTIONS: nodeOptions,
+      AWS_ACCESS_KEY_ID: emulatorCredentials.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: emulatorCredentials.secretAccessKey,
     },
-  );
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   let output = "";
   child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
   const exited = new Promise<void>((resolve) =>
@@ -70,10 +92,6 @@ async function startProcessorProcess(
     async metrics() {
       const response = await fetch(`http://127.0.0.1:${port}/metrics`).catch(() => undefined);
       return (await response?.text()) ?? "";
-    },
-    rssBytes() {
-      const status = readFileSync(`/proc/${child.pid ?? 0}/status`, "utf8");
-      return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN) * 1024;
     },
     async stop() {
       child.kill("SIGTERM");
@@ -91,6 +109,7 @@ async function startProcessorProcess(
 }
 
 export async function drainBacklog(
+  script: string,
   emulator: KinesisEmulator,
   endpointUrl: string,
   records: number,
@@ -116,6 +135,7 @@ export async function drainBacklog(
   );
   const started = performance.now();
   const processor = await startProcessorProcess(
+    script,
     {
       jobName: "drain",
       aws: { endpoint: emulator.endpoint },
@@ -130,12 +150,14 @@ export async function drainBacklog(
     nodeOptions,
   );
   let lastReport = 0;
+  let atPeak = memoryBreakdown("");
   await waitFor(
     async () => {
+      const metrics = await processor.metrics();
+      const memory = memoryBreakdown(metrics);
+      if (!(memory.rssBytes <= atPeak.rssBytes)) atPeak = memory;
       const written = Number(
-        /aej_sink_records_written_total\{[^}]*role="sink"[^}]*\} (\d+)/.exec(
-          await processor.metrics(),
-        )?.[1] ?? 0,
+        /aej_sink_records_written_total\{[^}]*role="sink"[^}]*\} (\d+)/.exec(metrics)?.[1] ?? 0,
       );
       if (performance.now() - lastReport > 5_000) {
         lastReport = performance.now();
@@ -147,21 +169,23 @@ export async function drainBacklog(
     { timeoutMs: 600_000, what: `${records} records drained`, intervalMs: 250 },
   );
   const seconds = (performance.now() - started) / 1000;
-  return { records, seconds, maxRssBytes: await processor.stop() };
+  return { records, seconds, maxRssBytes: await processor.stop(), atPeak };
 }
 
-/** RSS of a processor reading `shards` empty shards, once it has held them for `settleMs`. */
-export async function idleRss(
+/** Memory of a processor reading `shards` empty shards, once it has held them for `settleMs`. */
+export async function idleMemory(
+  script: string,
   emulator: KinesisEmulator,
   endpointUrl: string,
   shards: number,
   nodeOptions: string,
   settleMs: number,
-): Promise<number> {
+): Promise<MemoryBreakdown> {
   const names = { source: `idle-source-${shards}`, sink: `idle-sink-${shards}` };
   await emulator.createStream(names.source, shards);
   await emulator.createStream(names.sink, 1);
   const processor = await startProcessorProcess(
+    script,
     {
       jobName: "idle",
       aws: { endpoint: emulator.endpoint },
@@ -181,7 +205,7 @@ export async function idleRss(
       { timeoutMs: 30_000, what: `the processor to read ${shards} shards`, intervalMs: 250 },
     );
     await new Promise((resolve) => setTimeout(resolve, settleMs));
-    return processor.rssBytes();
+    return memoryBreakdown(await processor.metrics());
   } finally {
     await processor.stop();
   }
