@@ -13,8 +13,8 @@ import type { V1ResourceRequirements } from "@kubernetes/client-node";
 
 const heapShare = 0.75;
 const semiSpaceShare = 1 / 32;
-/** V8 rounds semi-spaces to pages; beyond 16 MiB the scavenges save little more CPU. */
-const semiSpaceMiB = { min: 1, max: 16 };
+/** Beyond 16 MiB the scavenges save little more CPU. */
+const maxSemiSpaceMiB = 16;
 const units: Record<string, number> = {
   "": 1,
   k: 1e3,
@@ -41,9 +41,10 @@ export function heapFlags(resources: V1ResourceRequirements): string[] {
   const bytes = typeof limit === "string" ? quantityBytes(limit) : undefined;
   if (bytes === undefined) return [];
   const mib = bytes / 2 ** 20;
+  // V8 takes semi-spaces in powers of two (it rounds 6 up to 8): the one at or below the share.
   const semiSpace = Math.min(
-    semiSpaceMiB.max,
-    Math.max(semiSpaceMiB.min, Math.floor(mib * semiSpaceShare)),
+    maxSemiSpaceMiB,
+    2 ** Math.floor(Math.log2(Math.max(1, mib * semiSpaceShare))),
   );
   return [
     `--max-old-space-size=${String(Math.floor(mib * heapShare))}`,

@@ -172,7 +172,7 @@ describe("workload", () => {
       desiredDeployment(job(spec), settings).spec?.template.spec?.containers[0]?.args ?? [];
     assert.deepEqual(args({}).slice(0, 3), [
       "--max-old-space-size=156",
-      "--max-semi-space-size=6",
+      "--max-semi-space-size=4",
       "processor/main.js",
     ]);
     const limited = { pod: { resources: { limits: { memory: "1Gi" } } } };

@@ -1,6 +1,6 @@
 // The processor's heap limit is three quarters of its container's memory limit, and each semi-space
-// of its young generation a 32nd of it (1 to 16 MiB), whatever unit the limit is written in;
-// without a memory limit Node keeps its own defaults.
+// of its young generation the power of two at or below a 32nd of it (1 to 16 MiB), whatever unit
+// the limit is written in; without a memory limit Node keeps its own defaults.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { heapFlags, quantityBytes } from "../../../operator/reconcile/heap-size.ts";
@@ -27,10 +27,12 @@ describe("processor heap size", () => {
     ]);
   });
 
-  test("semi-spaces stay between 1 and 16 MiB", () => {
-    assert.equal(heapFlags({ limits: { memory: "16Mi" } })[1], "--max-semi-space-size=1");
-    assert.equal(heapFlags({ limits: { memory: "209Mi" } })[1], "--max-semi-space-size=6");
-    assert.equal(heapFlags({ limits: { memory: "8Gi" } })[1], "--max-semi-space-size=16");
+  test("semi-spaces are powers of two from 1 to 16 MiB", () => {
+    const semiSpace = (memory: string) => heapFlags({ limits: { memory } })[1];
+    assert.equal(semiSpace("16Mi"), "--max-semi-space-size=1");
+    assert.equal(semiSpace("209Mi"), "--max-semi-space-size=4");
+    assert.equal(semiSpace("512Mi"), "--max-semi-space-size=16");
+    assert.equal(semiSpace("8Gi"), "--max-semi-space-size=16");
   });
 
   test("no memory limit, or one that cannot be read, leaves Node's default", () => {
