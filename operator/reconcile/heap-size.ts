@@ -4,10 +4,10 @@
 // grow until the kernel's OOM killer ended the pod. Three quarters of the limit go to the old
 // generation; the rest is for the young generation, buffers outside the heap, code and the runtime.
 // The young generation is sized too, so that it is the same on every node: V8 derives it from the
-// memory it sees, 64 MiB semi-spaces on a large host (two of them, 128 MiB of RSS under load),
-// smaller ones where Node reads a container's limit. A 32nd of the limit per semi-space (8 MiB at
-// 256Mi) holds a processor at capacity 1,000 under 200 MiB of RSS for 1.1 to 1.4x the CPU per
-// record of 64 MiB semi-spaces: each scavenge copies the records in flight again
+// memory it sees: 64 MiB semi-spaces on a large host (two of them, 128 MiB of RSS under load),
+// 1 MiB in a 256Mi pod of the test cluster, where every scavenge copies the records in flight
+// again, and often. A 32nd of the limit per semi-space (8 MiB at 256Mi) holds a processor at
+// capacity 1,000 under 200 MiB of RSS for 1.1 to 1.4x the CPU per record of 64 MiB semi-spaces
 // (docs/benchmarks.md, Memory).
 import type { V1ResourceRequirements } from "@kubernetes/client-node";
 
