@@ -46,6 +46,8 @@ async function youngGenerationTrade(
   const semiSpace = (mib: number | undefined): string[] =>
     mib === undefined ? oldSpace : [...oldSpace, `--max-semi-space-size=${String(mib)}`];
   const variants = [
+    // What V8 chose itself in the test cluster's 256Mi pod (test/e2e/memory-limit.test.ts).
+    { label: "1 MiB (V8's own in a 256Mi pod)", flags: semiSpace(1) },
     { label: "4 MiB", flags: semiSpace(4) },
     { label: "the pod's", flags: podFlags },
     { label: "16 MiB", flags: semiSpace(16) },
