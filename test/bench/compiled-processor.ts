@@ -2,16 +2,16 @@
 // build config (tsconfig.build.json, as the Dockerfile compiles it), not the .ts files through
 // Node's type stripping, which costs a process memory of its own.
 import { execFileSync } from "node:child_process";
-import { copyFileSync, mkdtempSync, symlinkSync } from "node:fs";
+import { copyFileSync, symlinkSync } from "node:fs";
 import { createRequire } from "node:module";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { temporaryDirectory } from "../support/temporary-directory.ts";
 
 const repository = join(import.meta.dirname, "../..");
 
 /** Compiles the processor and the operator into a fresh folder; returns processor/main.js's path. */
 export function compileProcessor(): string {
-  const folder = mkdtempSync(join(tmpdir(), "bench-compiled-"));
+  const folder = temporaryDirectory("bench-compiled-");
   const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc");
   execFileSync(process.execPath, [
     tsc,

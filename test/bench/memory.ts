@@ -2,8 +2,7 @@
 // it drains a backlog (memory must follow capacity and batch sizes, not the number of records
 // waiting), and its RSS while it holds shards that carry no traffic.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   emulatorCredentials,
@@ -11,6 +10,7 @@ import {
   type KinesisEmulator,
 } from "../../demo/kinesis-emulator.ts";
 import { produceRecords } from "../../demo/stream-tools.ts";
+import { temporaryDirectory } from "../support/temporary-directory.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 export const sourceShards = 20;
@@ -65,7 +65,7 @@ async function startProcessorProcess(
   nodeOptions: string,
 ): Promise<RunningProcessor> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), "bench-processor-"));
+  const dir = temporaryDirectory("bench-processor-");
   writeFileSync(
     join(dir, "config.json"),
     JSON.stringify({ ...config, metrics: { host: "127.0.0.1", port } }),
