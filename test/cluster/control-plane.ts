@@ -39,8 +39,20 @@ export interface ControlPlane {
   nodeName: string;
   /** Kubeconfigs of the node's kubelet (system:node:<nodeName>) and kube-proxy. */
   nodeKubeconfigs: { kubelet: string; kubeProxy: string };
-  /** Process ids by component, for `cluster:down` and for a look with ps. */
+  /**
+   * Process ids by component at start, for `cluster:down` and for a look with ps; a component
+   * started again by `startComponent` has a new one (`pidOf`).
+   */
   pids: Record<string, number>;
+  /** The current process id of a component. */
+  pidOf(component: ControlPlaneComponent): number;
+  /** Kills a component with SIGKILL, as a crash does; resolves once it is gone. */
+  killComponent(component: ControlPlaneComponent): Promise<void>;
+  /**
+   * Starts a killed component again with the same flags and data, as its supervisor would;
+   * resolves once the API server answers /readyz.
+   */
+  startComponent(component: ControlPlaneComponent): Promise<void>;
   /**
    * Runs the control plane's kubectl with the admin kubeconfig; returns stdout. Synchronous: it
    * blocks the event loop, so where the test serves something itself use kubectlAsync.
@@ -53,6 +65,9 @@ export interface ControlPlane {
   installCrds(file: string): void;
   stop(): Promise<void>;
 }
+
+export type ControlPlaneComponent =
+  "etcd" | "kube-apiserver" | "kube-controller-manager" | "kube-scheduler";
 
 export interface ControlPlaneOptions {
   /** Names the run's folder under .cache/cluster/ (default run-<pid>); it is emptied first. */
@@ -131,14 +146,44 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   });
 
   const watched: Watched[] = [];
-  const run = (name: string, args: string[]): void => {
+  const commands = new Map<string, string[]>();
+  const spawnComponent = (name: string): void => {
     const log = file(`${name}.log`);
     const output = openSync(log, "a");
-    watched.push({
+    const args = commands.get(name) ?? [];
+    const entry = {
       name,
       log,
       process: spawnOwned(join(bin, name), args, { stdio: ["ignore", output, output] }),
-    });
+    };
+    // A component started again takes its old place, so stop still ends clients before etcd.
+    const index = watched.findIndex((other) => other.name === name);
+    if (index === -1) watched.push(entry);
+    else watched[index] = entry;
+  };
+  const run = (name: string, args: string[]): void => {
+    commands.set(name, args);
+    spawnComponent(name);
+  };
+  const apiReady = async (): Promise<void> => {
+    const probes = new Agent({ connect: { ca } });
+    try {
+      await waitUntil(
+        "the API server's /readyz",
+        async () => {
+          const response = await request(`${server}/readyz`, {
+            headers: { authorization: `Bearer ${tokens.admin}` },
+            dispatcher: probes,
+          });
+          const text = await response.body.text();
+          if (response.statusCode !== 200) throw new Error(`${response.statusCode} ${text}`);
+          return true;
+        },
+        { timeoutMs: 60_000, watched },
+      );
+    } finally {
+      await probes.close();
+    }
   };
   const stop = async (): Promise<void> => {
     // Clients first, etcd last, so nothing logs a storm of connection errors on the way down.
@@ -146,7 +191,6 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
   };
 
   const admin = createKubeApi({ server, ca, token: tokens.admin });
-  const probes = new Agent({ connect: { ca } });
   try {
     run("etcd", [
       "--name=default",
@@ -181,19 +225,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
       // The `kubernetes` Service's endpoint is this address; a loopback one reaches no pod.
       ...(address.startsWith("127.") ? ["--endpoint-reconciler-type=none"] : []),
     ]);
-    await waitUntil(
-      "the API server's /readyz",
-      async () => {
-        const response = await request(`${server}/readyz`, {
-          headers: { authorization: `Bearer ${tokens.admin}` },
-          dispatcher: probes,
-        });
-        const text = await response.body.text();
-        if (response.statusCode !== 200) throw new Error(`${response.statusCode} ${text}`);
-        return true;
-      },
-      { timeoutMs: 60_000, watched },
-    );
+    await apiReady();
     const managerConfig = file("controller-manager.kubeconfig");
     run("kube-controller-manager", [
       `--kubeconfig=${managerConfig}`,
@@ -229,7 +261,7 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     await stop();
     throw error;
   } finally {
-    await Promise.all([admin.close(), probes.close()]);
+    await admin.close();
   }
 
   const pids = Object.fromEntries(
@@ -272,6 +304,22 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     // kubectl caches discovery; drop it so the new kinds and short names are known at once.
     rmSync(file("kubectl-cache"), { recursive: true, force: true });
   };
+  const component = (name: ControlPlaneComponent): Watched => {
+    const entry = watched.find((other) => other.name === name);
+    if (entry === undefined) throw new Error(`no component ${name}`);
+    return entry;
+  };
+  const killComponent = async (name: ControlPlaneComponent): Promise<void> => {
+    const { process } = component(name);
+    process.child.kill("SIGKILL");
+    await process.exited;
+  };
+  const startComponent = async (name: ControlPlaneComponent): Promise<void> => {
+    const { child } = component(name).process;
+    if (child.exitCode === null && child.signalCode === null) throw new Error(`${name} runs`);
+    spawnComponent(name);
+    await apiReady();
+  };
   return {
     kubeconfig,
     server,
@@ -286,6 +334,9 @@ export async function startControlPlane(options: ControlPlaneOptions = {}): Prom
     kubectlAsync,
     helm,
     installCrds,
+    pidOf: (name) => component(name).process.child.pid ?? -1,
+    killComponent,
+    startComponent,
     stop,
   };
 }

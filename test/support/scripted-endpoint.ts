@@ -20,9 +20,15 @@ export interface ScriptedRequest {
   seen: number;
   /** performance.now() when the request was complete. */
   at: number;
+  /** The caller's address (a pod's IP when pods call the endpoint on the node's address). */
+  from: string;
 }
 
-export async function startScriptedEndpoint(script: (request: ScriptedRequest) => ScriptedAnswer) {
+/** Listens on loopback, or on `host` (the test node's address, for pods to call it directly). */
+export async function startScriptedEndpoint(
+  script: (request: ScriptedRequest) => ScriptedAnswer,
+  host = "127.0.0.1",
+) {
   const seen = new Map<string, number>();
   const open = new Set<ServerResponse>();
   const requests: ScriptedRequest[] = [];
@@ -40,6 +46,7 @@ export async function startScriptedEndpoint(script: (request: ScriptedRequest) =
         body,
         seen: count,
         at: performance.now(),
+        from: request.socket.remoteAddress ?? "",
       };
       requests.push(scripted);
       const answer = script(scripted);
@@ -55,10 +62,10 @@ export async function startScriptedEndpoint(script: (request: ScriptedRequest) =
       }, answer.delayMs ?? 0);
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(0, host, resolve));
   const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://${host}:${port}`,
     requests,
     close: () =>
       new Promise<void>((resolve) => {
