@@ -13,6 +13,7 @@ import { promisify } from "node:util";
 import { after, before, describe, test, type TestContext } from "node:test";
 import { ListShardsCommand } from "@aws-sdk/client-kinesis";
 import type { V1Node, V1Pod } from "@kubernetes/client-node";
+import { readAllRecords } from "../../demo/stream-tools.ts";
 import { leaseTimingFields } from "../../processor/config/schema.ts";
 import { kubernetesServiceIp, nodeIp } from "../cluster/node-network.ts";
 import { nodeUnsupported } from "../cluster/node-support.ts";
@@ -260,6 +261,15 @@ describe("the control plane faulted under running processors", { skip: nodeUnsup
       perSecond: produceRate,
       keys: 40,
     });
+    // The endpoint tells a record's shard by its key's hash, as Kinesis placed it.
+    const placed = await waitFor(
+      () => readAllRecords(bed.emulator.client, bed.streams.source),
+      (records) => records.length >= 40,
+      { timeoutMs: 10_000, what: "a record of every key in the source" },
+    );
+    for (const record of placed) {
+      assert.equal(shardOfKey(record.partitionKey, shardRanges), record.shardId);
+    }
     await bed.apply(
       bed.job(job, {
         endpoint: { url: endpoint.url, timeoutMs: 2_000 },
