@@ -4,8 +4,6 @@
 // container's process, rebalancing on scale, a rollout restart, fencing of a paused (SIGSTOP)
 // processor and resharding, each checked for lost records, with the duplicates held to a bound.
 import assert from "node:assert/strict";
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import {
   DescribeStreamSummaryCommand,
@@ -13,23 +11,20 @@ import {
   MergeShardsCommand,
   SplitShardCommand,
 } from "@aws-sdk/client-kinesis";
-import {
-  emulatorCredentials,
-  startKinesisEmulator,
-  type KinesisEmulator,
-} from "../../demo/kinesis-emulator.ts";
-import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
-import { crdPath } from "../../operator/api/crd.ts";
+import type { KinesisEmulator } from "../../demo/kinesis-emulator.ts";
+import { readAllRecords } from "../../demo/stream-tools.ts";
 import { SHARD_END } from "../../processor/checkpoint/store.ts";
 import { leaseTimingFields } from "../../processor/config/schema.ts";
 import { annotations } from "../../processor/leases/shard-lease.ts";
 import type { V1Pod } from "@kubernetes/client-node";
 import { nodeUnsupported } from "../cluster/node-support.ts";
-import { startCluster, type TestCluster } from "../cluster/test-cluster.ts";
+import type { TestCluster } from "../cluster/test-cluster.ts";
+import { startJobCluster, type JobCluster } from "../support/job-cluster.ts";
 import { countLeaseUpdates } from "../support/lease-updates.ts";
-import { startOperator, type Operator } from "../support/operator-process.ts";
 import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
-import { createStreams, type Streams } from "../support/test-bed.ts";
+import { waitForArrivals } from "../support/sink-arrivals.ts";
+import { startSteadyProducer, type SteadyProducer } from "../support/steady-producer.ts";
+import type { Streams } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
 
 // The default heartbeat timing: failover is measured as users get it.
@@ -60,24 +55,15 @@ const decodeId = (data: Uint8Array): number =>
   (JSON.parse(Buffer.from(data).toString()) as { id: number }).id;
 
 describe("shard leases: many processors share a stream", { skip: nodeUnsupported() }, () => {
+  let bed: JobCluster;
   let cluster: TestCluster;
   let emulator: KinesisEmulator;
   let endpoint: Awaited<ReturnType<typeof startScriptedEndpoint>>;
-  let operator: Operator;
   let streams: Streams;
-  let podUrls: { emulator: string; endpoint: string };
-  let produced = 0;
-  let producing: Promise<void> = Promise.resolve();
-  const producer = { running: false };
+  let producer: SteadyProducer | undefined;
 
-  const kubectl = (...args: string[]): Promise<string> => cluster.kubectlAsync(...args);
-  const apply = async (manifest: object): Promise<void> => {
-    const folder = join(cluster.directory, "manifests");
-    mkdirSync(folder, { recursive: true });
-    const file = join(folder, `${String(Date.now())}.json`);
-    writeFileSync(file, JSON.stringify(manifest));
-    await kubectl("apply", "-f", file);
-  };
+  const kubectl = (...args: string[]): Promise<string> => bed.kubectl(...args);
+  const produced = (): number => producer?.produced ?? 0;
 
   const leases = async (): Promise<LeaseView[]> => {
     const list = JSON.parse(
@@ -109,23 +95,12 @@ describe("shard leases: many processors share a stream", { skip: nodeUnsupported
     }
     return counts;
   };
-  const processorPods = async (): Promise<V1Pod[]> =>
-    (
-      JSON.parse(
-        await kubectl(
-          "get",
-          "pods",
-          "-l",
-          "asyncenrichment.dev/job=orders,app.kubernetes.io/component=processor",
-          "-o",
-          "json",
-        ),
-      ) as { items: V1Pod[] }
-    ).items;
+  const processorPods = (): Promise<V1Pod[]> => bed.processorPods("orders");
   const pidOf = async (podName: string): Promise<number> => {
     const pod = (await processorPods()).find((candidate) => candidate.metadata?.name === podName);
     // The container's own process, seen from this machine: signals reach it as on its node.
-    return cluster.node.containerPid(pod?.status?.containerStatuses?.[0]?.containerID ?? "");
+    assert.ok(pod !== undefined, `pod ${podName}`);
+    return bed.containerPid(pod);
   };
   const waitForHoldings = (
     what: string,
@@ -145,107 +120,38 @@ describe("shard leases: many processors share a stream", { skip: nodeUnsupported
       .map((line) => JSON.parse(line) as { time: string; msg: string; shardId?: string })
       .map((event) => ({ ...event, time: Date.parse(event.time) }));
 
-  const output = async (): Promise<number[]> => {
-    const records = [
-      ...(await readAllRecords(emulator.client, streams.sink)),
-      ...(await readAllRecords(emulator.client, streams.deadLetter)),
-    ];
-    return records.map((record) => decodeId(record.data));
-  };
   /** Waits until every record produced so far is in the sink or dead letter; counts duplicates. */
-  const everythingArrived = async (): Promise<{ ids: number[]; duplicates: number }> => {
-    const upTo = produced;
-    const ids = await waitFor(
-      output,
-      (found) => new Set(found.filter((id) => id < upTo)).size === upTo,
-      {
-        timeoutMs: 90_000,
-        what: `all of the first ${String(upTo)} records in the sink`,
-        intervalMs: 1_000,
-      },
-    );
-    return { ids, duplicates: ids.length - new Set(ids).size };
-  };
-
-  const startProducing = (): void => {
-    producer.running = true;
-    producing = (async () => {
-      const batch = produceRate / 4;
-      while (producer.running) {
-        const from = produced;
-        await produceRecords(
-          emulator.client,
-          streams.source,
-          Array.from({ length: batch }, (_, index) => ({
-            data: Buffer.from(JSON.stringify({ id: from + index, key: `k${(from + index) % 40}` })),
-            partitionKey: `k${(from + index) % 40}`,
-          })),
-        );
-        produced += batch;
-        await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-    })();
-  };
-  const stopProducing = async (): Promise<void> => {
-    producer.running = false;
-    await producing;
-  };
+  const everythingArrived = (): Promise<{ duplicates: number }> =>
+    waitForArrivals(emulator, streams, produced());
 
   before(async () => {
-    cluster = await startCluster({ name: "shard-leases" });
-    cluster.installCrds(crdPath);
-    emulator = await startKinesisEmulator();
-    streams = await createStreams(emulator, 6);
+    bed = await startJobCluster({ name: "shard-leases", shards: 6 });
+    ({ cluster, emulator, streams } = bed);
     endpoint = await startScriptedEndpoint(() => ({ delayMs: 5 }));
-    // Pods reach this machine's loopback servers through relays on the node's address.
-    podUrls = {
-      emulator: (await cluster.relay(emulator.endpoint)).url,
-      endpoint: (await cluster.relay(endpoint.url)).url,
-    };
-    operator = await startOperator(cluster, "operator-leases", {
-      PROCESSOR_IMAGE: cluster.image,
-    });
-    await kubectl(
-      "create",
-      "secret",
-      "generic",
-      "emulator-credentials",
-      `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
-      `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
-    );
   });
 
   after(async () => {
-    producer.running = false;
-    await producing.catch(() => undefined);
-    await operator.stop();
-    await cluster.stop();
+    await producer?.stop();
+    await bed.stop();
     await endpoint.close();
-    await emulator.stop();
   });
 
   test("parallelism 3 over 6 shards: each pod holds 2, every record arrives, kubectl get shows it", async (t: TestContext) => {
-    startProducing();
-    await apply({
-      apiVersion: "asyncenrichment.dev/v1alpha1",
-      kind: "AsyncEnrichmentJob",
-      metadata: { name: "orders", namespace: "default" },
-      spec: {
-        aws: {
-          region: "us-east-1",
-          endpoint: podUrls.emulator,
-          credentialsSecretRef: { name: "emulator-credentials" },
-        },
-        source: { stream: streams.source },
-        sink: { stream: streams.sink },
-        deadLetter: { stream: streams.deadLetter },
-        endpoint: { url: podUrls.endpoint, timeoutMs: 2_000 },
+    producer = startSteadyProducer(emulator.client, streams.source, {
+      perSecond: produceRate,
+      keys: 40,
+    });
+    // Pods reach this machine's loopback servers through relays on the node's address.
+    const endpointForPods = (await cluster.relay(endpoint.url)).url;
+    await bed.apply(
+      bed.job("orders", {
+        endpoint: { url: endpointForPods, timeoutMs: 2_000 },
         parallelism: 3,
         capacity,
         ordering: "ordered",
         checkpointIntervalMs,
-      },
-    });
+      }),
+    );
     await waitForHoldings(
       "3 processors holding 2 shards each",
       (counts, all) =>
@@ -306,7 +212,7 @@ describe("shard leases: many processors share a stream", { skip: nodeUnsupported
       duplicates <= moves * capacity,
       `${String(duplicates)} duplicates for ${String(moves)} moves`,
     );
-    t.diagnostic(`${String(produced)} records produced, ${String(duplicates)} duplicates`);
+    t.diagnostic(`${String(produced())} records produced, ${String(duplicates)} duplicates`);
 
     // Lease updates over a steady window: one heartbeat per pod per renew interval, and one
     // checkpoint per busy shard per checkpoint interval; no shard Lease is renewed.
@@ -428,7 +334,7 @@ describe("shard leases: many processors share a stream", { skip: nodeUnsupported
       duplicates - duplicatesBefore <= moves * capacity,
       `${String(duplicates - duplicatesBefore)} duplicates for ${String(moves)} moves`,
     );
-    t.diagnostic(`${String(produced)} records produced so far, ${String(duplicates)} duplicates`);
+    t.diagnostic(`${String(produced())} records produced so far, ${String(duplicates)} duplicates`);
   });
 
   test("kubectl rollout restart under steady load: SIGTERM drains, checkpoints and releases every Lease; nothing is lost", async (t: TestContext) => {
@@ -578,7 +484,7 @@ describe("shard leases: many processors share a stream", { skip: nodeUnsupported
         open(all).every((lease) => lease.holder !== ""),
       { timeoutMs: 60_000, what: "parents at SHARD_END and the 3 children held", intervalMs: 500 },
     );
-    await stopProducing();
+    await producer?.stop();
     await everythingArrived();
 
     // In ordered mode a key's records leave in order; a replay may repeat some, never reorder
