@@ -90,6 +90,20 @@ const rules: Record<string, Rule[]> = {
       fieldPath: ".deadLetter",
       reason: "FieldValueRequired",
     },
+    {
+      // The budget must admit the smallest job: minParallelism pods of capacity calls each.
+      rule: "!has(self.autoscaling) || !has(self.autoscaling.maxEndpointConcurrency) || self.autoscaling.maxEndpointConcurrency >= (has(self.capacity) ? self.capacity : 10) * (has(self.autoscaling.minParallelism) ? self.autoscaling.minParallelism : 1)",
+      message:
+        "spec.autoscaling.maxEndpointConcurrency must admit minParallelism x spec.capacity calls in flight",
+      fieldPath: ".autoscaling.maxEndpointConcurrency",
+    },
+  ],
+  autoscaling: [
+    {
+      rule: "!has(self.minParallelism) || self.minParallelism <= self.maxParallelism",
+      message: "spec.autoscaling.minParallelism must be at most maxParallelism",
+      fieldPath: ".minParallelism",
+    },
   ],
   "source.startPosition": [
     {

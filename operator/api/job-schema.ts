@@ -2,6 +2,7 @@
 // schema (crds/) and its documentation (`kubectl explain`) are all generated. Bounds shared with
 // the processor come from the processor's own schema, so the two cannot drift apart.
 import { z } from "zod";
+import { autoscalingSchema } from "./autoscaling-schema.ts";
 import {
   aggregationSchema,
   endpointFields,
@@ -152,7 +153,8 @@ export const jobSpecSchema = z
       .min(0)
       .max(1_000)
       .default(1)
-      .describe("Processor pods. 0 pauses the job (pods drain and stop; checkpoints stay)."),
+      .describe("Processor pods. 0 pauses the job (pods drain and stop; checkpoints stay). With spec.autoscaling the operator sets it."),
+    autoscaling: autoscalingSchema.optional(),
     suspend: z
       .boolean()
       .default(false)

@@ -1,5 +1,6 @@
 // The AsyncEnrichmentJob status, written by the operator only (status subresource).
 import { z } from "zod";
+import { autoscalingStatusSchema } from "./autoscaling-status-schema.ts";
 
 export const conditionSchema = z
   .strictObject({
@@ -116,6 +117,7 @@ export const jobStatusSchema = z
       .min(0)
       .optional()
       .describe("Records whose endpoint call failed, per second (sent to the failure policy)."),
+    autoscaling: autoscalingStatusSchema.optional(),
     conditions: z.array(conditionSchema).optional().describe("Ready, Progressing and Degraded."),
   })
   .describe("What the operator and the processors report.");

@@ -74,6 +74,10 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       cluster.kubectl("explain", "aej.spec.endpoint.rateLimit"),
       /A job-wide limit on requests per second/,
     );
+    assert.match(
+      cluster.kubectl("explain", "aej.spec.autoscaling"),
+      /Sizes parallelism from lag and Little's law/,
+    );
   });
 
   test("the example job is accepted and defaulted by the API server", () => {
@@ -201,6 +205,21 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
       "a rate limit of no requests",
       { endpoint: { url: "http://s", rateLimit: { requestsPerSecond: 0, burst: 10 } } },
       /spec\.endpoint\.rateLimit\.requestsPerSecond: Invalid value: .*should be greater than 0/,
+    ],
+    [
+      "autoscaling whose minimum is above its maximum",
+      { autoscaling: { minParallelism: 4, maxParallelism: 2 } },
+      /spec\.autoscaling\.minParallelism: Invalid value: .*must be at most maxParallelism/,
+    ],
+    [
+      "autoscaling at a utilization of 0",
+      { autoscaling: { maxParallelism: 2, targetUtilization: 0 } },
+      /spec\.autoscaling\.targetUtilization: Invalid value: 0: .*should be greater than 0/,
+    ],
+    [
+      "an endpoint budget below one pod's capacity",
+      { capacity: 10, autoscaling: { maxParallelism: 4, maxEndpointConcurrency: 5 } },
+      /spec\.autoscaling\.maxEndpointConcurrency: Invalid value: .*must admit minParallelism x spec\.capacity/,
     ],
     ["an unknown field", { capcity: 10 }, /unknown field "spec\.capcity"/],
   ];
