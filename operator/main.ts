@@ -5,6 +5,7 @@ import { createServer } from "node:http";
 import { CoordinationV1Api } from "@kubernetes/client-node";
 import { Counter, Histogram, Gauge, Registry, collectDefaultMetrics } from "prom-client";
 import { createLogger, loadKubeConfig } from "../processor/contract.ts";
+import { createAutoscalingMetrics } from "./autoscaling-metrics.ts";
 import { startJobController } from "./controller/job-controller.ts";
 import { defaultTimings, runLeaderElection } from "./leader/leader-election.ts";
 import { coordinationLeaseApi } from "./leader/lease-api.ts";
@@ -43,6 +44,7 @@ const leader = new Gauge({
   help: "1 while this replica is the leader.",
   registers: [registry],
 });
+const onAutoscaled = createAutoscalingMetrics(registry);
 
 let ready = false;
 const server = createServer((request, response) => {
@@ -101,6 +103,7 @@ await runLeaderElection(
       onWrite: (kind) => {
         writes.labels(kind).inc();
       },
+      onAutoscaled,
       onReconciled: (_key, result, seconds) => {
         reconciles.labels(result).inc();
         if (result === "success") reconcileSeconds.observe(seconds);

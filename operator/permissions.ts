@@ -13,6 +13,8 @@ const own = [...watch, "create", "patch"];
 export const jobNamespaceRules: V1PolicyRule[] = [
   { apiGroups: [group], resources: [plural], verbs: watch },
   { apiGroups: [group], resources: [`${plural}/status`], verbs: ["get", "patch", "update"] },
+  // spec.autoscaling: the operator sets parallelism through the scale subresource.
+  { apiGroups: [group], resources: [`${plural}/scale`], verbs: ["patch"] },
   { apiGroups: ["apps"], resources: ["deployments"], verbs: own },
   { apiGroups: [""], resources: ["pods"], verbs: ["list", "watch"] },
   { apiGroups: [""], resources: ["configmaps", "services", "serviceaccounts"], verbs: own },

@@ -246,6 +246,19 @@ export function crd(): Record<string, unknown> {
           additionalPrinterColumns: [
             { name: "Phase", type: "string", jsonPath: ".status.phase" },
             { name: "Parallelism", type: "integer", jsonPath: ".spec.parallelism" },
+            {
+              name: "Recommended",
+              type: "integer",
+              jsonPath: ".status.autoscaling.recommended",
+              description: "Parallelism the autoscaler's latest figures call for",
+            },
+            {
+              name: "Limited-By",
+              type: "string",
+              jsonPath: ".status.autoscaling.limitedBy",
+              description: "What sets the autoscaler's recommendation",
+              priority: 1,
+            },
             { name: "Ready", type: "integer", jsonPath: ".status.readyReplicas" },
             { name: "Shards", type: "integer", jsonPath: ".status.shards" },
             {

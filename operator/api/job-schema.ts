@@ -153,7 +153,9 @@ export const jobSpecSchema = z
       .min(0)
       .max(1_000)
       .default(1)
-      .describe("Processor pods. 0 pauses the job (pods drain and stop; checkpoints stay). With spec.autoscaling the operator sets it."),
+      .describe(
+        "Processor pods. 0 pauses the job (pods drain and stop; checkpoints stay). With spec.autoscaling the operator sets it.",
+      ),
     autoscaling: autoscalingSchema.optional(),
     suspend: z
       .boolean()

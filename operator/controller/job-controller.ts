@@ -49,6 +49,8 @@ export interface JobControllerOptions {
   statusRefreshMs?: number;
   /** Called for every write to the API server (apply, status), by kind: what a resync must not do. */
   onWrite?: (kind: string) => void;
+  /** Called at every reconcile with the job's autoscaling status; undefined when it has none. */
+  onAutoscaled?: ReconcileContext["onAutoscaled"];
 }
 
 /** One cache per namespace behind the Cache interface, or a single cluster-wide one. */
@@ -239,6 +241,35 @@ export async function startJobController(
       );
       options.onWrite?.(`${kind}/status`);
     },
+    async readJob(namespace, name) {
+      try {
+        return (await custom.getNamespacedCustomObject({
+          group,
+          version,
+          plural,
+          namespace,
+          name,
+        })) as JobObject;
+      } catch (error) {
+        if (apiStatusCode(error) === 404) return undefined;
+        throw error;
+      }
+    },
+    async scaleJob(job, parallelism) {
+      await custom.patchNamespacedCustomObjectScale(
+        {
+          group,
+          version,
+          plural,
+          namespace: job.metadata?.namespace ?? "",
+          name: job.metadata?.name ?? "",
+          body: { spec: { replicas: parallelism } },
+        },
+        setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
+      );
+      options.onWrite?.(`${kind}/scale`);
+    },
+    onAutoscaled: options.onAutoscaled ?? (() => undefined),
     async recordEvent(job, type, reason, message) {
       const namespace = job.metadata?.namespace ?? "";
       await events.createNamespacedEvent({

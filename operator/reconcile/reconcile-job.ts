@@ -12,10 +12,13 @@ import type {
 import type { Logger } from "pino";
 import { describeIssues } from "../../processor/contract.ts";
 import { jobSpecSchema } from "../api/job-schema.ts";
+import type { AutoscalingStatus } from "../api/autoscaling-status-schema.ts";
 import type { JobStatus } from "../api/status-schema.ts";
 import type { Cache } from "../controller/resilient-informer.ts";
 import type { ReconcileResult } from "../controller/work-queue.ts";
 import type { Applier } from "./apply.ts";
+import { decisionIntervalMs } from "./autoscale-decision.ts";
+import { autoscaleJob } from "./autoscale-job.ts";
 import { setCondition } from "./conditions.ts";
 import { desiredConfigMap } from "./desired-config.ts";
 import { desiredNetworkPolicy } from "./desired-network-policy.ts";
@@ -23,8 +26,8 @@ import { desiredRole, desiredRoleBinding, desiredServiceAccount } from "./desire
 import { desiredMetricsService } from "./desired-service.ts";
 import { desiredDeployment, type WorkloadSettings } from "./desired-workload.ts";
 import { jobStatus, type Observed } from "./job-status.ts";
-import { selectorLabels, type Job } from "./job.ts";
-import { summarizeShards } from "./shard-progress.ts";
+import { processorName, selectorLabels, type Job } from "./job.ts";
+import { summarizeShards, type ShardProgressSummary } from "./shard-progress.ts";
 import { labelKeys } from "./labels.ts";
 
 export interface JobObject extends KubernetesObject {
@@ -41,7 +44,13 @@ export interface ReconcileContext {
   owned: Record<OwnedKind, Cache<KubernetesObject>>;
   applier: Applier;
   readSecret(namespace: string, name: string): Promise<V1Secret | undefined>;
+  /** The job read from the API server, past the cache. */
+  readJob(namespace: string, name: string): Promise<JobObject | undefined>;
   writeStatus(job: JobObject, status: JobStatus): Promise<void>;
+  /** Sets spec.parallelism through the scale subresource (spec.autoscaling). */
+  scaleJob(job: JobObject, parallelism: number): Promise<void>;
+  /** Sees each job's autoscaling status at every reconcile (metrics); undefined when off or gone. */
+  onAutoscaled(key: string, status: AutoscalingStatus | undefined): void;
   recordEvent(
     job: JobObject,
     type: "Normal" | "Warning",
@@ -124,11 +133,25 @@ async function missingSecrets(
   return missing;
 }
 
+function observeShards(
+  context: ReconcileContext,
+  namespace: string,
+  name: string,
+): ShardProgressSummary {
+  return summarizeShards(
+    context.leases
+      .list(namespace)
+      .filter((lease) => lease.metadata?.labels?.[labelKeys.job] === name),
+    context.now(),
+  );
+}
+
 function observe(
   context: ReconcileContext,
   job: Job,
   deployment: V1Deployment | undefined,
   missing: Observed["missingSecrets"],
+  shards: ShardProgressSummary,
 ): Observed {
   const selector = selectorLabels(job);
   const pods = context.pods
@@ -156,12 +179,45 @@ function observe(
       .join(","),
     podProblems,
     missingSecrets: missing,
-    shards: summarizeShards(
-      context.leases
-        .list(job.namespace)
-        .filter((lease) => lease.metadata?.labels?.[labelKeys.job] === job.name),
-      context.now(),
-    ),
+    shards,
+  };
+}
+
+/**
+ * The cached job, or a fresh read when its parallelism differs from the autoscaler's last
+ * decision: the cache may hold the operator's own scale write without its status write yet, which
+ * is no reason to override anything.
+ */
+async function current(context: ReconcileContext, object: JobObject): Promise<JobObject> {
+  const decided = object.status?.autoscaling?.current;
+  const spec = object.spec as { autoscaling?: unknown; parallelism?: unknown } | undefined;
+  if (spec?.autoscaling === undefined || decided === undefined || spec.parallelism === decided)
+    return object;
+  const fresh = await context.readJob(
+    object.metadata?.namespace ?? "",
+    object.metadata?.name ?? "",
+  );
+  return fresh ?? object;
+}
+
+/** spec.autoscaling applied: the job as it should run, and the status block; events recorded. */
+async function autoscale(
+  context: ReconcileContext,
+  object: JobObject,
+  job: Job,
+  shards: ShardProgressSummary,
+): Promise<{ job: Job; status?: AutoscalingStatus }> {
+  const deployment = context.deployments.get(processorName(job), job.namespace);
+  const decided = autoscaleJob(job, object.status?.autoscaling, deployment, shards, context.now());
+  context.onAutoscaled(`${job.namespace}/${job.name}`, decided?.status);
+  if (decided === undefined) return { job };
+  if (decided.parallelism !== job.spec.parallelism)
+    await context.scaleJob(object, decided.parallelism);
+  for (const event of decided.events)
+    await context.recordEvent(object, event.type, event.reason, event.message);
+  return {
+    job: { ...job, spec: { ...job.spec, parallelism: decided.parallelism } },
+    status: decided.status,
   };
 }
 
@@ -177,8 +233,12 @@ export async function reconcileJob(
   key: string,
 ): Promise<ReconcileResult> {
   const [namespace = "", name = ""] = key.split("/");
-  const object = context.jobs.get(name, namespace);
-  if (object === undefined) return undefined; // Deleted: its objects go with it (ownerReferences).
+  const cachedJob = context.jobs.get(name, namespace);
+  if (cachedJob === undefined) {
+    context.onAutoscaled(key, undefined);
+    return undefined; // Deleted: its objects go with it (ownerReferences).
+  }
+  const object = await current(context, cachedJob);
   const generation = object.metadata?.generation ?? 0;
   const parsed = jobSpecSchema.safeParse(object.spec);
   if (!parsed.success) {
@@ -198,14 +258,20 @@ export async function reconcileJob(
     if (!sameStatus(object.status, status)) await context.writeStatus(object, status);
     return undefined;
   }
-  const job: Job = {
-    namespace,
-    name,
-    uid: object.metadata?.uid ?? "",
-    generation,
-    ...creationTime(object.metadata?.creationTimestamp),
-    spec: parsed.data,
-  };
+  const shards = observeShards(context, namespace, name);
+  const { job, status: autoscaling } = await autoscale(
+    context,
+    object,
+    {
+      namespace,
+      name,
+      uid: object.metadata?.uid ?? "",
+      generation,
+      ...creationTime(object.metadata?.creationTimestamp),
+      spec: parsed.data,
+    },
+    shards,
+  );
 
   const desired: KubernetesObject[] = [
     desiredServiceAccount(job),
@@ -226,8 +292,11 @@ export async function reconcileJob(
   }
 
   const missing = await missingSecrets(context, job);
-  const observed = observe(context, job, liveDeployment, missing);
-  const status = jobStatus(job, object.status?.conditions ?? [], observed, context.now());
+  const observed = observe(context, job, liveDeployment, missing, shards);
+  const status: JobStatus = {
+    ...jobStatus(job, object.status?.conditions ?? [], observed, context.now()),
+    ...(autoscaling === undefined ? {} : { autoscaling }),
+  };
   if (!sameStatus(object.status, status)) {
     await context.writeStatus(object, status);
     const before = object.status?.conditions?.find((condition) => condition.type === "Ready");
@@ -247,7 +316,7 @@ export async function reconcileJob(
   // Secrets are not watched (the operator reads only the ones named): look again while missing.
   if (missing.length > 0) return { requeueAfterMs: 10_000 };
   // A Lease that expires changes nothing in the API: look again to see it in the status.
-  return observed.shards.shards > 0
-    ? { requeueAfterMs: job.spec.leases.leaseDurationSeconds * 1000 }
-    : undefined;
+  const leaseMs = job.spec.leases.leaseDurationSeconds * 1000;
+  if (autoscaling !== undefined) return { requeueAfterMs: Math.min(leaseMs, decisionIntervalMs) };
+  return observed.shards.shards > 0 ? { requeueAfterMs: leaseMs } : undefined;
 }

@@ -5,6 +5,7 @@
 // protocol (during a rolling upgrade) renews the shard Lease itself and writes figures on it.
 // For the status only: the processors judge expiry on their own monotonic clocks, never this way.
 import type { V1Lease } from "@kubernetes/client-node";
+import type { PodLoad } from "./autoscale-decision.ts";
 import {
   SHARD_END,
   toHeartbeat,
@@ -20,6 +21,10 @@ export interface ShardProgressSummary {
   /** Shards that should have a holder and have none: not finished, parents finished. */
   unowned: string[];
   processors: ProcessorFigures[];
+  /** Shards that may be read now: not finished, parents finished. */
+  readable: number;
+  /** What each live processor reports, for the autoscaler. */
+  loads: PodLoad[];
   /** Records the reporting processors admit now, summed once per pod. */
   concurrencyLimit: number | undefined;
   maxLagMillis: number | undefined;
@@ -58,6 +63,8 @@ interface Report {
   endpointOutage: string | undefined;
   concurrencyLimit?: number | undefined;
   rateLimitShare?: number | undefined;
+  inFlight?: number | undefined;
+  endpointLatencyMillis?: number | undefined;
 }
 
 function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Report | undefined {
@@ -75,6 +82,8 @@ function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Repor
     readError: progress.readError,
     endpointOutage: progress.endpointOutage,
     concurrencyLimit: progress.concurrencyLimit,
+    inFlight: progress.inFlight,
+    endpointLatencyMillis: progress.endpointLatencyMillis,
     rateLimitShare:
       progress.rateLimitShare === undefined
         ? undefined
@@ -102,6 +111,15 @@ function legacyReport(lease: ShardLease): Report | undefined {
     endpointOutage: progress.endpointOutage,
   };
 }
+
+const podLoad = (report: Report): PodLoad => ({
+  inPerSecond: report.inPerSecond,
+  outPerSecond: report.outPerSecond,
+  maxLagMillis: report.lags.length === 0 ? undefined : Math.max(...report.lags),
+  concurrencyLimit: report.concurrencyLimit,
+  inFlight: report.inFlight,
+  endpointLatencyMillis: report.endpointLatencyMillis,
+});
 
 export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardProgressSummary {
   const views = leases.map(toShardLease).filter((lease) => lease !== undefined);
@@ -167,6 +185,8 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
             (total, figures) => total + (figures.concurrencyLimit ?? 0),
             0,
           ),
+    readable: open.filter((lease) => !waitsForParents(lease)).length,
+    loads: reports.map(podLoad),
     maxLagMillis: lags.length === 0 ? undefined : Math.max(...lags),
     recordsInPerSecond: sum((report) => report.inPerSecond),
     recordsPerSecond: sum((report) => report.outPerSecond),

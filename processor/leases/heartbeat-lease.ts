@@ -30,6 +30,10 @@ export const processorProgressSchema = z.object({
   concurrencyLimit: z.number().optional(),
   /** With a rate limit: the processor's share of it, in requests per second. */
   rateLimitShare: z.number().optional(),
+  /** Mean latency of successful endpoint calls since the last heartbeat, in milliseconds. */
+  endpointLatencyMillis: z.number().optional(),
+  /** Mean calls in flight since the last heartbeat (the operator's autoscaler reads both). */
+  inFlight: z.number().optional(),
   /** millisBehindLatest of each shard read, where Kinesis reported it. */
   lagMillis: z.record(z.string(), z.number()),
   /** RFC 3339 time of the heartbeat. */

@@ -42,6 +42,8 @@ const shards: ShardProgressSummary = {
     { pod: "orders-processor-b", shards: 2 },
   ],
   concurrencyLimit: undefined,
+  readable: 0,
+  loads: [],
   maxLagMillis: 750,
   recordsInPerSecond: 420,
   recordsPerSecond: 410,

@@ -36,6 +36,8 @@ const healthy: Observed = {
       { pod: "orders-processor-b", shards: 3, concurrencyLimit: 10 },
     ],
     concurrencyLimit: 17,
+    readable: 0,
+    loads: [],
     maxLagMillis: 1200,
     recordsInPerSecond: 900,
     recordsPerSecond: 880,

@@ -235,4 +235,46 @@ describe("pod figures from heartbeats", () => {
     assert.equal(summary.concurrencyLimit, undefined);
     assert.deepEqual(summary.processors, [{ pod: "pod-a", shards: 1 }]);
   });
+
+  test("each live pod's load, for the autoscaler: rates, its shards' largest lag, in-flight calls and latency", () => {
+    const summary = summarizeShards(
+      [
+        heartbeat(
+          "pod-a",
+          1_000,
+          figures("pod-a", {
+            lagMillis: { [id(0)]: 4_000, [id(1)]: 9_000 },
+            concurrencyLimit: 10,
+            inFlight: 9.5,
+            endpointLatencyMillis: 51.5,
+          }),
+        ),
+        heartbeat("pod-old", 1_000, figures("pod-old")),
+        heartbeat("pod-gone", 60_000, figures("pod-gone", { inFlight: 3 })),
+        shard(0, takenBy("pod-a")),
+        shard(1, takenBy("pod-a")),
+        shard(2, takenBy("pod-old")),
+      ],
+      now,
+    );
+    assert.deepEqual(summary.loads, [
+      {
+        inPerSecond: 10,
+        outPerSecond: 9,
+        maxLagMillis: 9_000,
+        concurrencyLimit: 10,
+        inFlight: 9.5,
+        endpointLatencyMillis: 51.5,
+      },
+      {
+        inPerSecond: 10,
+        outPerSecond: 9,
+        maxLagMillis: undefined,
+        concurrencyLimit: undefined,
+        inFlight: undefined,
+        endpointLatencyMillis: undefined,
+      },
+    ]);
+    assert.equal(summary.readable, 3);
+  });
 });

@@ -124,6 +124,8 @@ describe("what counts", () => {
       owned: 0,
       unowned: [],
       processors: [],
+      readable: 0,
+      loads: [],
       concurrencyLimit: undefined,
       maxLagMillis: undefined,
       recordsInPerSecond: 0,

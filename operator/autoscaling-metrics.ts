@@ -1,0 +1,47 @@
+// The autoscaler's decisions as Prometheus series, per job: the parallelism it runs and the one
+// the latest figures call for, the rates behind them, and what limits it. A job that is deleted or
+// stops autoscaling loses its series.
+import { Gauge, type Registry } from "prom-client";
+import { limitedByValues, type AutoscalingStatus } from "./api/autoscaling-status-schema.ts";
+
+export function createAutoscalingMetrics(
+  registry: Registry,
+): (key: string, status: AutoscalingStatus | undefined) => void {
+  const parallelism = new Gauge({
+    name: "aej_operator_autoscaling_parallelism",
+    help: "Processor pods of an autoscaled job: current (what runs) and recommended (what the figures call for).",
+    labelNames: ["namespace", "job", "kind"] as const,
+    registers: [registry],
+  });
+  const rates = new Gauge({
+    name: "aej_operator_autoscaling_records_per_second",
+    help: "The autoscaler's figures: incoming (estimated), catch_up (backlog / catchUpSeconds) and per_pod (one pod's processing rate).",
+    labelNames: ["namespace", "job", "kind"] as const,
+    registers: [registry],
+  });
+  const limitedBy = new Gauge({
+    name: "aej_operator_autoscaling_limited_by",
+    help: "1 for what sets an autoscaled job's recommendation (Lag, Shards, EndpointBudget, RateLimit, MaxParallelism, MinParallelism).",
+    labelNames: ["namespace", "job", "reason"] as const,
+    registers: [registry],
+  });
+  return (key, status) => {
+    const [namespace = "", job = ""] = key.split("/");
+    for (const kind of ["current", "recommended"]) parallelism.remove({ namespace, job, kind });
+    for (const kind of ["incoming", "catch_up", "per_pod"]) rates.remove({ namespace, job, kind });
+    for (const reason of limitedByValues) limitedBy.remove({ namespace, job, reason });
+    if (status === undefined) return;
+    parallelism.set({ namespace, job, kind: "current" }, status.current);
+    if (status.recommended !== undefined)
+      parallelism.set({ namespace, job, kind: "recommended" }, status.recommended);
+    const figures = {
+      incoming: status.incomingPerSecond,
+      catch_up: status.catchUpPerSecond,
+      per_pod: status.perPodPerSecond,
+    };
+    for (const [kind, value] of Object.entries(figures))
+      if (value !== undefined) rates.set({ namespace, job, kind }, value);
+    for (const reason of limitedByValues)
+      limitedBy.set({ namespace, job, reason }, status.limitedBy === reason ? 1 : 0);
+  };
+}

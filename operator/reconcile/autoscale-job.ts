@@ -1,0 +1,78 @@
+// spec.autoscaling applied to one job, as a pure function of the job, its last autoscaling status,
+// its workload and what its Leases report: the parallelism to run, the status to write and the
+// Events to record. While autoscaling is on the operator owns spec.parallelism: a value set by
+// hand (kubectl scale, an HPA) is set back, with an Event that says why.
+import type { V1Deployment } from "@kubernetes/client-node";
+import type { AutoscalingStatus } from "../api/autoscaling-status-schema.ts";
+import { decideAutoscale } from "./autoscale-decision.ts";
+import type { Job } from "./job.ts";
+import type { ShardProgressSummary } from "./shard-progress.ts";
+
+export interface AutoscaleEvent {
+  type: "Normal" | "Warning";
+  reason: string;
+  message: string;
+}
+
+export interface Autoscaled {
+  parallelism: number;
+  status: AutoscalingStatus;
+  events: AutoscaleEvent[];
+}
+
+/** Every pod of the current size runs the current spec, is ready and reports on its heartbeat. */
+function settled(
+  current: number,
+  deployment: V1Deployment | undefined,
+  shards: ShardProgressSummary,
+): boolean {
+  const status = deployment?.status;
+  return (
+    deployment?.spec?.replicas === current &&
+    status?.replicas === current &&
+    status.readyReplicas === current &&
+    status.updatedReplicas === current &&
+    shards.loads.length >= current
+  );
+}
+
+/** Undefined without spec.autoscaling, or while the job is suspended (nothing runs to measure). */
+export function autoscaleJob(
+  job: Job,
+  previous: AutoscalingStatus | undefined,
+  deployment: V1Deployment | undefined,
+  shards: ShardProgressSummary,
+  now: Date,
+): Autoscaled | undefined {
+  const { autoscaling } = job.spec;
+  if (autoscaling === undefined || job.spec.suspend) return undefined;
+  const current = previous?.current ?? job.spec.parallelism;
+  const status = decideAutoscale({
+    spec: autoscaling,
+    capacity: job.spec.capacity,
+    rateLimitPerSecond: job.spec.endpoint.rateLimit?.requestsPerSecond,
+    current,
+    settled: settled(current, deployment, shards),
+    readableShards: shards.readable,
+    pods: shards.loads,
+    maxLagMillis: shards.maxLagMillis,
+    previous,
+    now,
+  });
+  const events: AutoscaleEvent[] = [];
+  if (previous !== undefined && job.spec.parallelism !== previous.current) {
+    events.push({
+      type: "Warning",
+      reason: "AutoscalingOwnsParallelism",
+      message: `spec.parallelism was set to ${String(job.spec.parallelism)} by hand, but spec.autoscaling is on and owns it: set back to ${String(status.current)}. Change spec.autoscaling's minParallelism or maxParallelism, or remove spec.autoscaling to size the job by hand.`,
+    });
+  }
+  if (status.current !== current) {
+    events.push({
+      type: "Normal",
+      reason: status.current > current ? "ScaledUp" : "ScaledDown",
+      message: `Parallelism ${String(current)} -> ${String(status.current)}. ${status.message ?? ""}`,
+    });
+  }
+  return { parallelism: status.current, status, events };
+}

@@ -1,0 +1,97 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { autoscaleJob } from "../../../operator/reconcile/autoscale-job.ts";
+import type { ShardProgressSummary } from "../../../operator/reconcile/shard-progress.ts";
+import { jobWith } from "./job-fixture.ts";
+
+const now = new Date("2026-11-30T12:00:00Z");
+const autoscaling = { maxParallelism: 6, targetUtilization: 0.8, catchUpSeconds: 60 };
+
+const running = (replicas: number): V1Deployment => ({
+  spec: { replicas, selector: {}, template: {} },
+  status: { replicas, readyReplicas: replicas, updatedReplicas: replicas },
+});
+
+/** n pods of capacity 10 at 50 ms, each reading `rate` records/s, lagging `lag` ms. */
+const shards = (n: number, rate: number, lag: number): ShardProgressSummary => ({
+  shards: 8,
+  owned: 8,
+  unowned: [],
+  processors: [],
+  readable: 8,
+  loads: Array.from({ length: n }, () => ({
+    inPerSecond: rate,
+    outPerSecond: rate,
+    maxLagMillis: lag,
+    concurrencyLimit: 10,
+    inFlight: 10,
+    endpointLatencyMillis: 50,
+  })),
+  concurrencyLimit: 10 * n,
+  maxLagMillis: lag,
+  recordsInPerSecond: rate * n,
+  recordsPerSecond: rate * n,
+  failedPerSecond: 0,
+  failure: undefined,
+  readError: undefined,
+  endpointOutage: undefined,
+});
+
+test("without spec.autoscaling, or while suspended, the autoscaler stays out", () => {
+  assert.equal(autoscaleJob(jobWith({}), undefined, running(1), shards(1, 10, 0), now), undefined);
+  const suspended = jobWith({ autoscaling, suspend: true });
+  assert.equal(autoscaleJob(suspended, undefined, running(1), shards(1, 10, 0), now), undefined);
+});
+
+test("a saturated job with a backlog scales up at once, with an Event giving the figures", () => {
+  const decided = autoscaleJob(
+    jobWith({ autoscaling }),
+    undefined,
+    running(1),
+    shards(1, 200, 60_000),
+    now,
+  );
+  // 200 records/s incoming + 200 x 60 s / 60 s catch-up over 200 x 0.8 per pod: 2.5, so 3 pods.
+  assert.equal(decided?.parallelism, 3);
+  assert.equal(decided.events.length, 1);
+  assert.equal(decided.events[0]?.reason, "ScaledUp");
+  assert.match(
+    decided.events[0].message,
+    /^Parallelism 1 -> 3\. 3 pods recommended \(set by the load\): 200 records\/s incoming/,
+  );
+});
+
+test("kubectl scale by hand is set back to the autoscaler's size, with a Warning saying why", () => {
+  const previous = { current: 2, lagSample: { time: now.toISOString(), maxLagMillis: 0 } };
+  const decided = autoscaleJob(
+    jobWith({ autoscaling, parallelism: 5 }),
+    previous,
+    running(2),
+    shards(2, 100, 0),
+    now,
+  );
+  assert.equal(decided?.parallelism, 2);
+  assert.deepEqual(
+    decided.events.map((event) => [event.type, event.reason]),
+    [["Warning", "AutoscalingOwnsParallelism"]],
+  );
+  assert.match(decided.events[0]?.message ?? "", /set to 5 by hand, but spec.autoscaling is on/);
+});
+
+test("figures taken while the workload rolls or before every pod reports decide nothing", () => {
+  const previous = {
+    current: 2,
+    lagSample: { time: new Date(now.getTime() - 60_000).toISOString(), maxLagMillis: 0 },
+  };
+  const job = jobWith({ autoscaling, parallelism: 2 });
+  for (const [deployment, summary] of [
+    [running(1), shards(2, 200, 60_000)],
+    [running(2), shards(1, 200, 60_000)],
+  ] as const) {
+    const decided = autoscaleJob(job, previous, deployment, summary, now);
+    assert.equal(decided?.parallelism, 2);
+    assert.equal(decided.events.length, 0);
+    assert.match(decided.status.message ?? "", /Waiting for every processor/);
+  }
+});
