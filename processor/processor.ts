@@ -24,6 +24,7 @@ import { fixStartPosition } from "./kinesis/start-position.ts";
 import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
 import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
+import { createLoadTracker } from "./metrics/load-totals.ts";
 import { deadlineFailure, internalFailure, isDrop } from "./pipeline/call-failures.ts";
 import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
 import {
@@ -103,12 +104,14 @@ export function startProcessor(
             rateMetrics.waited(seconds);
           },
         });
+  // engine is declared below; the tracker first samples it sampleMs after this.
+  const load = createLoadTracker(() => engine.inFlight);
   const caller = createCaller({
     endpoint: config.endpoint,
     origin: requests.origin,
     connections: config.capacity,
     env: dependencies.env ?? process.env,
-    observer: withOutageObserver(metrics.callObserver, breaker),
+    observer: load.observing(withOutageObserver(metrics.callObserver, breaker)),
     logger,
     ...(gate === undefined ? {} : { admit: () => gate.admit() }),
   });
@@ -192,6 +195,7 @@ export function startProcessor(
       return {
         ...counters,
         concurrencyLimit: engine.limit,
+        load: load.totals(),
         ...(gate === undefined ? {} : { rateLimitShare: gate.requestsPerSecond }),
         ...(breaker === undefined || breaker.state === "closed"
           ? {}
@@ -274,6 +278,7 @@ export function startProcessor(
         config.shutdownGraceMs,
       );
       clearInterval(gaugeTimer);
+      load.stop();
       logger.info(
         {
           checkpoints: shards.status().shards.map((shard) => [shard.shardId, shard.checkpoint]),

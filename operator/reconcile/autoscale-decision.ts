@@ -233,7 +233,8 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
   if (recent && current === input.current) return { ...previous, current };
   if (!input.settled)
     return holding(input, current, "Waiting for every processor to run and report.");
-  const perPod = perPodRate(input.pods, input.capacity);
+  // Pods that report no latency and are not saturated show no ceiling: the last one known stands.
+  const perPod = perPodRate(input.pods, input.capacity) ?? previous?.perPodPerSecond;
   if (perPod === undefined || perPod <= 0)
     return holding(
       input,

@@ -2,6 +2,7 @@
 // (the demo, tests); processors of a Kubernetes job share them through Leases. The shard
 // supervisor asks at every sync which shards it owns, and hears at once when it loses one.
 import type { ShardInfo } from "../kinesis/shard-lineage.ts";
+import type { LoadTotals } from "../metrics/load-totals.ts";
 
 export interface Assignment {
   /** The checkpoint of every listed shard whose checkpoint is known (SHARD_END when finished). */
@@ -24,6 +25,8 @@ export interface ShardCounters {
   concurrencyLimit?: number;
   /** With a rate limit: the pod's share of it, in requests per second. */
   rateLimitShare?: number;
+  /** The pod's load totals (the same on each of its shards), for the autoscaler's figures. */
+  load?: LoadTotals;
 }
 
 export interface ShardCoordinator {

@@ -197,6 +197,16 @@ test("the decision holds while pods roll, while figures are missing, and between
   );
   assert.equal(blind.current, 3);
   assert.match(blind.message ?? "", /Waiting for figures/);
+  const remembered = decideAutoscale(
+    input({
+      current: 3,
+      previous: { ...previous, perPodPerSecond: 40 },
+      now: later,
+      pods: [pod(150, { endpointLatencyMillis: undefined, inFlight: 1 })],
+    }),
+  );
+  assert.equal(remembered.perPodPerSecond, 40, "the per-pod rate last measured stands");
+  assert.equal(remembered.recommended, 5);
 });
 
 test("a budget caps the job and the status says EndpointBudget", () => {
