@@ -16,7 +16,7 @@ test("an autoscaled job's parallelism, figures and limit are series, gone when i
   });
   const text = await registry.metrics();
   const series = (name: string, labels: string): string =>
-    `${name}{namespace="shop",job="orders",${labels}}`;
+    `${name}{job_namespace="shop",job_name="orders",${labels}}`;
   assert.match(
     text,
     new RegExp(`${series("aej_operator_autoscaling_parallelism", 'kind="current"')} 3`),
@@ -38,5 +38,5 @@ test("an autoscaled job's parallelism, figures and limit are series, gone when i
     new RegExp(`${series("aej_operator_autoscaling_limited_by", 'reason="Lag"')} 0`),
   );
   observe("shop/orders", undefined);
-  assert.doesNotMatch(await registry.metrics(), /job="orders"/);
+  assert.doesNotMatch(await registry.metrics(), /job_name="orders"/);
 });

@@ -1,0 +1,348 @@
+// The autoscaler on the real control plane and a real node: a producer ramps an 8-shard stream up
+// and down against an endpoint that answers in 50 ms, and the operator sizes the job. The issue's
+// figures (100 -> 800 records/s at capacity 10, 200 records/s per pod) are scaled down by 5: the
+// Kinesis emulator takes about 840 PutRecords entries per second, shared by this producer and the
+// job's sink. Here capacity 2 at 50 ms is 40 records/s per pod (Little's law), and the load ramps
+// 20 -> 140 -> 20 records/s: 140 / (40 x 0.9) = 3.9, so 4 pods, 5 while a backlog adds catch-up.
+// Asserted: the job grows from 1 to 4 or 5 pods, the lag comes back under 5 s within the catch-up
+// time, the ramp down shrinks it only
+// after the stabilization window with at most one scale-down per window, an endpoint budget of
+// 3 x capacity caps it at 3 pods with the status saying EndpointBudget, and no record is lost.
+// Printed: time to catch up, rescales, pod-seconds against a job fixed at the peak size.
+import assert from "node:assert/strict";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { after, before, describe, test, type TestContext } from "node:test";
+import {
+  emulatorCredentials,
+  startKinesisEmulator,
+  type KinesisEmulator,
+} from "../../demo/kinesis-emulator.ts";
+import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
+import { crdPath } from "../../operator/api/crd.ts";
+import type { JobStatus } from "../../operator/api/status-schema.ts";
+import { nodeUnsupported } from "../cluster/node-support.ts";
+import { startCluster, type TestCluster } from "../cluster/test-cluster.ts";
+import { startOperator, type Operator } from "../support/operator-process.ts";
+import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
+import { createStreams, type Streams } from "../support/test-bed.ts";
+import { waitFor } from "../support/wait-for.ts";
+
+const shards = 8;
+const capacity = 2;
+const latencyMs = 50;
+const quiet = 20;
+const peak = 140;
+const lagTargetMs = 5_000;
+const autoscaling = {
+  minParallelism: 1,
+  maxParallelism: 8,
+  targetUtilization: 0.9,
+  catchUpSeconds: 180,
+  scaleDownStabilizationSeconds: 40,
+};
+
+interface Sample {
+  at: number;
+  parallelism: number;
+  replicas: number;
+  lagMillis: number | undefined;
+  status: JobStatus | undefined;
+}
+
+const decodeId = (data: Uint8Array): number =>
+  (JSON.parse(Buffer.from(data).toString()) as { id: number }).id;
+
+describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsupported() }, () => {
+  let cluster: TestCluster;
+  let emulator: KinesisEmulator;
+  let endpoint: Awaited<ReturnType<typeof startScriptedEndpoint>>;
+  let operator: Operator;
+  let streams: Streams;
+  let podUrls: { emulator: string; endpoint: string };
+  const producer = { rate: 0, produced: 0, running: false, done: Promise.resolve() };
+  const samples: Sample[] = [];
+  const sampler = { running: false, done: Promise.resolve() };
+
+  const kubectl = (...args: string[]): Promise<string> => cluster.kubectlAsync(...args);
+  const apply = async (manifest: object): Promise<void> => {
+    const folder = join(cluster.directory, "manifests");
+    mkdirSync(folder, { recursive: true });
+    const file = join(folder, `${String(Date.now())}.json`);
+    writeFileSync(file, JSON.stringify(manifest));
+    await kubectl("apply", "-f", file);
+  };
+  const job = (budget?: number) => ({
+    apiVersion: "asyncenrichment.dev/v1alpha1",
+    kind: "AsyncEnrichmentJob",
+    metadata: { name: "autoscaled", namespace: "default" },
+    spec: {
+      aws: {
+        region: "us-east-1",
+        endpoint: podUrls.emulator,
+        credentialsSecretRef: { name: "emulator-credentials" },
+      },
+      source: { stream: streams.source, startPosition: { type: "TRIM_HORIZON" } },
+      sink: { stream: streams.sink },
+      deadLetter: { stream: streams.deadLetter },
+      endpoint: { url: podUrls.endpoint, timeoutMs: 2_000 },
+      capacity,
+      ordering: "unordered",
+      leases: { leaseDurationSeconds: 4, renewIntervalMs: 1_000 },
+      autoscaling: {
+        ...autoscaling,
+        ...(budget === undefined ? {} : { maxEndpointConcurrency: budget }),
+      },
+    },
+  });
+
+  /** Produces at producer.rate records per second, paced by the clock, one id per record. */
+  const startProducing = (): void => {
+    producer.running = true;
+    producer.done = (async () => {
+      let due = 0;
+      let last = performance.now();
+      while (producer.running) {
+        const now = performance.now();
+        due += (producer.rate * (now - last)) / 1000;
+        last = now;
+        const count = Math.floor(due) - producer.produced;
+        if (count > 0) {
+          const from = producer.produced;
+          await produceRecords(
+            emulator.client,
+            streams.source,
+            Array.from({ length: count }, (_, index) => ({
+              data: Buffer.from(JSON.stringify({ id: from + index })),
+              partitionKey: `record-${String(from + index)}`,
+            })),
+          );
+          producer.produced += count;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+    })();
+  };
+
+  /** Samples the job every second: its parallelism, pods, lag and status. */
+  const startSampling = (): void => {
+    sampler.running = true;
+    sampler.done = (async () => {
+      while (sampler.running) {
+        const object = JSON.parse(await kubectl("get", "aej", "autoscaled", "-o", "json")) as {
+          spec: { parallelism: number };
+          status?: JobStatus;
+        };
+        samples.push({
+          at: performance.now(),
+          parallelism: object.spec.parallelism,
+          replicas: object.status?.replicas ?? 0,
+          lagMillis: object.status?.maxLagMillis,
+          status: object.status,
+        });
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+      }
+    })();
+  };
+  const latest = (): Sample | undefined => samples.at(-1);
+  const waitForSample = (
+    what: string,
+    done: (sample: Sample) => boolean,
+    timeoutMs: number,
+  ): Promise<Sample | undefined> =>
+    waitFor(latest, (sample) => sample !== undefined && done(sample), {
+      timeoutMs,
+      what,
+      intervalMs: 500,
+    });
+
+  before(async () => {
+    cluster = await startCluster({ name: "autoscaling" });
+    cluster.installCrds(crdPath);
+    emulator = await startKinesisEmulator();
+    streams = await createStreams(emulator, shards);
+    endpoint = await startScriptedEndpoint(() => ({ delayMs: latencyMs }));
+    podUrls = {
+      emulator: (await cluster.relay(emulator.endpoint)).url,
+      endpoint: (await cluster.relay(endpoint.url)).url,
+    };
+    operator = await startOperator(cluster, "operator-autoscaling", {
+      PROCESSOR_IMAGE: cluster.image,
+    });
+    await kubectl(
+      "create",
+      "secret",
+      "generic",
+      "emulator-credentials",
+      `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
+      `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
+    );
+  });
+
+  after(async () => {
+    producer.running = false;
+    sampler.running = false;
+    await producer.done.catch(() => undefined);
+    await sampler.done.catch(() => undefined);
+    await operator.stop();
+    await cluster.stop();
+    await endpoint.close();
+    await emulator.stop();
+  });
+
+  test(`ramp ${String(quiet)} -> ${String(peak)} -> ${String(quiet)} records/s: grows to 4-5 pods, catches up, shrinks once after the window; a budget caps it at 3`, async (t: TestContext) => {
+    producer.rate = quiet;
+    startProducing();
+    await apply(job());
+    startSampling();
+    await waitForSample(
+      "the job running on one pod",
+      (sample) => sample.status?.readyReplicas === 1 && sample.status.autoscaling !== undefined,
+      120_000,
+    );
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    assert.equal(latest()?.parallelism, 1, `${String(quiet)} records/s needs one pod`);
+
+    const rampUp = performance.now();
+    producer.rate = peak;
+    const grown = await waitForSample(
+      "the job grown to 4 or more pods",
+      (sample) => sample.parallelism >= 4,
+      120_000,
+    );
+    const firstScaleUp = samples.find((sample) => sample.at > rampUp && sample.parallelism > 1);
+    const caughtUp = await waitForSample(
+      `the lag back under ${String(lagTargetMs)} ms at ${String(grown?.parallelism)} pods`,
+      (sample) =>
+        sample.at > (grown?.at ?? 0) + 5_000 &&
+        sample.lagMillis !== undefined &&
+        sample.lagMillis < lagTargetMs,
+      autoscaling.catchUpSeconds * 1000,
+    );
+    const catchUpSeconds = ((caughtUp?.at ?? 0) - (firstScaleUp?.at ?? 0)) / 1000;
+    const peakSize = Math.max(...samples.map((sample) => sample.parallelism));
+    t.diagnostic(
+      `${String(peak)} records/s: first scale-up ${(((firstScaleUp?.at ?? 0) - rampUp) / 1000).toFixed(0)} s after the ramp, ${String(peakSize)} pods at most, lag under ${String(lagTargetMs)} ms ${catchUpSeconds.toFixed(0)} s after the first scale-up (catch-up time ${String(autoscaling.catchUpSeconds)} s)`,
+    );
+    t.diagnostic(`at the peak: ${caughtUp?.status?.autoscaling?.message ?? ""}`);
+    assert.ok(peakSize >= 4 && peakSize <= 5, `grew to ${String(peakSize)} pods, not 4 or 5`);
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+
+    const rampDown = performance.now();
+    producer.rate = quiet;
+    const shrunk = await waitForSample(
+      "the job shrunk after the ramp down",
+      (sample) => sample.parallelism < peakSize,
+      (autoscaling.scaleDownStabilizationSeconds + 60) * 1000,
+    );
+    const shrinkSeconds = ((shrunk?.at ?? 0) - rampDown) / 1000;
+    t.diagnostic(
+      `${String(quiet)} records/s: ${String(peakSize)} -> ${String(shrunk?.parallelism)} pods ${shrinkSeconds.toFixed(0)} s after the ramp down (window ${String(autoscaling.scaleDownStabilizationSeconds)} s)`,
+    );
+    assert.ok(
+      shrinkSeconds >= autoscaling.scaleDownStabilizationSeconds,
+      `shrunk ${shrinkSeconds.toFixed(0)} s after the ramp down, within the window`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+
+    const budget = 3 * capacity;
+    await apply(job(budget));
+    producer.rate = peak;
+    const capped = await waitForSample(
+      "the job capped by the endpoint budget",
+      (sample) =>
+        sample.status?.autoscaling?.limitedBy === "EndpointBudget" && sample.parallelism === 3,
+      120_000,
+    );
+    t.diagnostic(
+      `with maxEndpointConcurrency ${String(budget)}: ${capped?.status?.autoscaling?.message ?? ""}`,
+    );
+    t.diagnostic(
+      `kubectl get aej -o wide:\n${await kubectl("get", "aej", "autoscaled", "-o", "wide")}`,
+    );
+    const cappedAt = capped?.at ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    assert.ok(
+      samples.filter((sample) => sample.at >= cappedAt).every((sample) => sample.parallelism <= 3),
+      "the budget held the job at 3 pods",
+    );
+
+    await kubectl("scale", "aej/autoscaled", "--replicas=7");
+    const scaledByHand = performance.now();
+    await waitForSample(
+      "a kubectl scale by hand set back to the autoscaler's 3 pods",
+      (sample) => sample.at > scaledByHand && sample.parallelism === 3,
+      30_000,
+    );
+    const events = await waitFor(
+      async () =>
+        (
+          JSON.parse(await kubectl("get", "events", "-o", "json")) as {
+            items: { reason?: string; message?: string; note?: string }[];
+          }
+        ).items,
+      (items) => items.some((event) => event.reason === "AutoscalingOwnsParallelism"),
+      {
+        timeoutMs: 30_000,
+        what: "the Event saying autoscaling owns parallelism",
+        intervalMs: 1_000,
+      },
+    );
+    const rescaleEvents = events.filter(
+      (event) => event.reason === "ScaledUp" || event.reason === "ScaledDown",
+    );
+    t.diagnostic(
+      `Events: ${String(rescaleEvents.length)} rescales; ${events.find((event) => event.reason === "AutoscalingOwnsParallelism")?.message ?? ""}`,
+    );
+
+    producer.running = false;
+    await producer.done;
+    const ids = await waitFor(
+      async () =>
+        [
+          ...(await readAllRecords(emulator.client, streams.sink)),
+          ...(await readAllRecords(emulator.client, streams.deadLetter)),
+        ].map((record) => decodeId(record.data)),
+      (found) => new Set(found).size >= producer.produced,
+      {
+        timeoutMs: 120_000,
+        what: `all ${String(producer.produced)} records written`,
+        intervalMs: 2_000,
+      },
+    );
+    sampler.running = false;
+    await sampler.done;
+    const unique = new Set(ids);
+    assert.equal(unique.size, producer.produced, "every record produced reached the sink");
+
+    // Rescales and pod-seconds over the ramp, against a job fixed at the peak size.
+    // The autoscaler's own rescales: up to the scale by hand, which it then set back.
+    const own = samples.filter((sample) => sample.at < scaledByHand);
+    const changes = own
+      .slice(1)
+      .filter((sample, index) => sample.parallelism !== own[index]?.parallelism);
+    const downs = own
+      .slice(1)
+      .filter((sample, index) => sample.parallelism < (own[index]?.parallelism ?? 0));
+    for (let index = 1; index < downs.length; index++) {
+      const gap = ((downs[index]?.at ?? 0) - (downs[index - 1]?.at ?? 0)) / 1000;
+      // The window counts from the operator's decision; sampling each second blurs it by 2 s.
+      assert.ok(
+        gap >= autoscaling.scaleDownStabilizationSeconds - 2,
+        `two scale-downs ${gap.toFixed(0)} s apart, within one window`,
+      );
+    }
+    let podSeconds = 0;
+    for (const [index, sample] of samples.entries()) {
+      const next = samples[index + 1];
+      if (next !== undefined && sample.at >= started)
+        podSeconds += (sample.replicas * (next.at - sample.at)) / 1000;
+    }
+    const fixed = (peakSize * ((latest()?.at ?? 0) - started)) / 1000;
+    t.diagnostic(
+      `${String(changes.length)} rescales (${String(downs.length)} down), ${podSeconds.toFixed(0)} pod-seconds against ${fixed.toFixed(0)} for ${String(peakSize)} fixed pods (${((100 * podSeconds) / fixed).toFixed(0)}%); ${String(producer.produced)} records, ${String(ids.length - unique.size)} duplicates`,
+    );
+    t.diagnostic(`endpoint requests: ${String(endpoint.requests.length)}`);
+  });
+});
