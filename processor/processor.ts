@@ -25,6 +25,7 @@ import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
 import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
 import { createLoadTracker } from "./metrics/load-totals.ts";
+import { processingLagMillis } from "./pipeline/processing-lag.ts";
 import { deadlineFailure, internalFailure, isDrop } from "./pipeline/call-failures.ts";
 import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
 import {
@@ -187,6 +188,8 @@ export function startProcessor(
   metrics.capacity.set(config.capacity);
   metrics.concurrencyLimit.set(engine.limit);
 
+  /** Per shard, the record handed to the engine last: its age is the processing lag. */
+  const lastTaken = new Map<string, SourceRecord>();
   const coordinator = coordinatorFor(config, {
     workerId,
     counters: (shardId) => {
@@ -194,6 +197,11 @@ export function startProcessor(
       if (counters === undefined) return undefined;
       return {
         ...counters,
+        millisBehindLatest: processingLagMillis(
+          counters.millisBehindLatest,
+          lastTaken.get(shardId),
+          Date.now(),
+        ),
         concurrencyLimit: engine.limit,
         load: load.totals(),
         ...(gate === undefined ? {} : { rateLimitShare: gate.requestsPerSecond }),
@@ -229,7 +237,10 @@ export function startProcessor(
     coordinator,
     checkpointer,
     readings,
-    submit: (record) => engine.submit(record),
+    submit: (record) => {
+      lastTaken.set(record.shardId, record);
+      return engine.submit(record);
+    },
     handoverDrainMs:
       config.coordination.type === "kubernetes"
         ? (config.coordination.leaseDurationSeconds * 1000) / 2

@@ -38,7 +38,7 @@ export const autoscalingStatusSchema = z
       ),
     lastScaleTime: z.string().optional().describe("When the operator last changed parallelism."),
     incomingPerSecond: rate(
-      "Estimated records arriving per second: records read per second plus the backlog's growth.",
+      "Estimated records arriving per second: records processed per second plus the backlog's growth.",
     ).optional(),
     catchUpPerSecond: rate(
       "Backlog (incoming rate x lag) divided by spec.autoscaling.catchUpSeconds.",

@@ -101,7 +101,9 @@ export const jobStatusSchema = z
       .int()
       .min(0)
       .optional()
-      .describe("Largest millisBehindLatest over the shards."),
+      .describe(
+        "Largest lag over the shards: millisBehindLatest, or the age of the record a processor took last while records read wait in it.",
+      ),
     recordsInPerSecond: z
       .number()
       .min(0)

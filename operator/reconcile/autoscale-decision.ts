@@ -51,21 +51,22 @@ const maxLagSlope = 0.9;
 const maxHistory = 32;
 
 /**
- * Records arriving per second. A reader that lags L seconds behind an arrival rate λ has a backlog
- * B ≈ λ·L, and B grows by what arrives less what is read: λ = read + dB/dt = read + λ·dL/dt, so
- * λ = read / (1 − dL/dt), with dL/dt the change of the largest shard lag since the last sample.
+ * Records arriving per second. A job whose processing lags L seconds behind an arrival rate λ has
+ * a backlog B ≈ λ·L, and B grows by what arrives less what is processed: λ = processed + dB/dt =
+ * processed + λ·dL/dt, so λ = processed / (1 − dL/dt), with dL/dt the change of the largest shard
+ * lag since the last sample. Processed, not read: a reader reads ahead of processing in bursts.
  */
 export function incomingRate(
-  readPerSecond: number,
+  processedPerSecond: number,
   maxLagMillis: number | undefined,
   sample: AutoscalingStatus["lagSample"],
   now: Date,
 ): number {
-  if (sample === undefined || maxLagMillis === undefined) return readPerSecond;
+  if (sample === undefined || maxLagMillis === undefined) return processedPerSecond;
   const seconds = (now.getTime() - Date.parse(sample.time)) / 1000;
-  if (seconds <= 0) return readPerSecond;
+  if (seconds <= 0) return processedPerSecond;
   const slope = Math.min((maxLagMillis - sample.maxLagMillis) / 1000 / seconds, maxLagSlope);
-  return readPerSecond / (1 - slope);
+  return processedPerSecond / (1 - slope);
 }
 
 const saturated = (pod: PodLoad): boolean =>
@@ -241,8 +242,8 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
       current,
       "Waiting for figures: no endpoint latency or saturated pod yet.",
     );
-  const read = input.pods.reduce((sum, pod) => sum + pod.inPerSecond, 0);
-  const incoming = incomingRate(read, input.maxLagMillis, sample, now);
+  const processed = input.pods.reduce((sum, pod) => sum + pod.outPerSecond, 0);
+  const incoming = incomingRate(processed, input.maxLagMillis, sample, now);
   const catchUp = (incoming * (input.maxLagMillis ?? 0)) / 1000 / spec.catchUpSeconds;
   const needed = Math.ceil((incoming + catchUp) / (perPod * spec.targetUtilization));
   const { parallelism: recommended, limitedBy } = bounded(needed, input, perPod);

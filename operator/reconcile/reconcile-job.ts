@@ -190,7 +190,7 @@ function observe(
  */
 async function current(context: ReconcileContext, object: JobObject): Promise<JobObject> {
   const decided = object.status?.autoscaling?.current;
-  const spec = object.spec as { autoscaling?: unknown; parallelism?: unknown } | undefined;
+  const spec = jobSpecSchema.safeParse(object.spec).data;
   if (spec?.autoscaling === undefined || decided === undefined || spec.parallelism === decided)
     return object;
   const fresh = await context.readJob(
