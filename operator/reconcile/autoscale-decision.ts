@@ -46,8 +46,12 @@ export const decisionIntervalMs = 10_000;
 const saturatedShare = 0.9;
 /** Without in-flight figures, a pod whose shards lag this much has work queued: it is saturated. */
 const backlogLagMillis = 10_000;
-/** Lag growing nearly as fast as time means reading nearly stopped: the estimate caps there. */
-const maxLagSlope = 0.9;
+/**
+ * The lag's slope counts up to 0.5 s/s: the estimate is at most twice what is processed, so a
+ * faster ramp is met in steps, one per decision. A steeper slope is more often a hand-over's (a
+ * new holder re-reads its shards from their checkpoints) or a stall's than the load's.
+ */
+const maxLagSlope = 0.5;
 const maxHistory = 32;
 
 /**
