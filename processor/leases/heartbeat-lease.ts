@@ -34,7 +34,10 @@ export const processorProgressSchema = z.object({
   endpointLatencyMillis: z.number().optional(),
   /** Mean calls in flight since the last heartbeat (the operator's autoscaler reads both). */
   inFlight: z.number().optional(),
-  /** millisBehindLatest of each shard read, where Kinesis reported it. */
+  /**
+   * Each shard's lag: millisBehindLatest, or the age of the record handed on last while records
+   * wait in the pod (processing-lag.ts).
+   */
   lagMillis: z.record(z.string(), z.number()),
   /** RFC 3339 time of the heartbeat. */
   at: z.string(),

@@ -1,7 +1,9 @@
 // The figures a processor writes on its heartbeat at each renewal: records in, out and failed per
 // second summed over the shards it holds (rates since the previous renewal), the last failure and
-// read error with their shard, and millisBehindLatest per shard.
+// read error with their shard, the lag per shard, and the pod's mean endpoint latency and calls in
+// flight over the interval (for the operator's autoscaler).
 import type { ShardCounters } from "../checkpoint/coordinator.ts";
+import { loadFigures, type LoadTotals } from "../metrics/load-totals.ts";
 import type { ProcessorProgress } from "./heartbeat-lease.ts";
 
 export interface HeartbeatProgressOptions {
@@ -57,6 +59,7 @@ export function createHeartbeatProgress(
 ): () => ProcessorProgress {
   const { now } = options;
   const samples = new Map<string, Sample>();
+  let previousLoad: LoadTotals | undefined;
   return () => {
     const at = now();
     const figures: ProcessorProgress = {
@@ -71,11 +74,17 @@ export function createHeartbeatProgress(
     for (const shardId of samples.keys()) {
       if (!held.has(shardId)) samples.delete(shardId);
     }
+    let load: LoadTotals | undefined;
     for (const shardId of held) {
       const counters = options.counters(shardId);
       if (counters === undefined) continue;
       addShard(figures, shardId, counters, samples.get(shardId), at);
       samples.set(shardId, { counters, at });
+      load ??= counters.load;
+    }
+    if (load !== undefined) {
+      Object.assign(figures, loadFigures(previousLoad, load));
+      previousLoad = load;
     }
     figures.inPerSecond = Math.round(figures.inPerSecond);
     figures.outPerSecond = Math.round(figures.outPerSecond);

@@ -53,3 +53,41 @@ test("rates are measured from the previous renewal, summed over the held shards,
   figures.set("b", counters(1_051));
   assert.equal(progress().inPerSecond, 0, "a stood still; b has no previous sample");
 });
+
+test("the pod's endpoint latency and calls in flight are means over the interval since the last renewal", () => {
+  const load = (
+    successes: number,
+    successSeconds: number,
+    inFlightSum: number,
+    samples: number,
+  ) => ({
+    successes,
+    successSeconds,
+    inFlightSum,
+    inFlightSamples: samples,
+  });
+  let current = counters(0, { load: load(10, 0.5, 100, 10) });
+  const progress = createHeartbeatProgress({
+    workerId: "pod-a",
+    counters: () => current,
+    held: () => ["a", "b"],
+    now: () => 0,
+    wallClock: () => new Date("2026-11-30T12:00:00Z"),
+  });
+  const first = progress();
+  assert.equal(first.endpointLatencyMillis, 50, "since the start: 0.5 s over 10 calls");
+  assert.equal(first.inFlight, 10);
+
+  current = counters(0, { load: load(30, 2.5, 160, 20) });
+  const second = progress();
+  assert.equal(
+    second.endpointLatencyMillis,
+    100,
+    "2 s over the 20 calls since: not the pod's life",
+  );
+  assert.equal(second.inFlight, 6, "60 over the 10 samples since");
+
+  const idle = progress();
+  assert.equal(idle.endpointLatencyMillis, undefined, "no call since: no latency, not 0");
+  assert.equal(idle.inFlight, undefined);
+});
