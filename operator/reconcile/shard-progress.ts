@@ -135,8 +135,15 @@ export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardPro
     (lease.heartbeatHeld
       ? liveHeartbeats.has(lease.holder)
       : renewedWithin(lease.object.spec?.renewTime, lease.leaseDurationSeconds, now));
+  // A child is taken only once the processors consider its parents done: read to SHARD_END, or
+  // gone from the stream's listing (aged out of retention unread; its Lease stays, unfinished).
+  const takenChildrenOf = new Set(
+    views.filter((lease) => lease.transitions > 0).flatMap((lease) => lease.parents),
+  );
   const finished = new Set(
-    views.filter((lease) => lease.checkpoint === SHARD_END).map((lease) => lease.shardId),
+    views
+      .filter((lease) => lease.checkpoint === SHARD_END || takenChildrenOf.has(lease.shardId))
+      .map((lease) => lease.shardId),
   );
   const known = new Set(views.map((lease) => lease.shardId));
   const open = views.filter((lease) => !finished.has(lease.shardId));
