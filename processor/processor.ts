@@ -105,8 +105,7 @@ export function startProcessor(
             rateMetrics.waited(seconds);
           },
         });
-  // engine is declared below; the tracker first samples it sampleMs after this.
-  const load = createLoadTracker(() => engine.inFlight);
+  const load = createLoadTracker();
   const caller = createCaller({
     endpoint: config.endpoint,
     origin: requests.origin,
@@ -187,19 +186,20 @@ export function startProcessor(
   });
   metrics.capacity.set(config.capacity);
   metrics.concurrencyLimit.set(engine.limit);
+  load.sampleInFlight(() => engine.inFlight);
 
-  /** Per shard, the record handed to the engine last: its age is the processing lag. */
-  const lastTaken = new Map<string, SourceRecord>();
   const coordinator = coordinatorFor(config, {
     workerId,
     counters: (shardId) => {
       const counters = shardCounters(readings, shardId);
-      if (counters === undefined) return undefined;
+      const reading = readings.get(shardId);
+      if (counters === undefined || reading === undefined) return undefined;
       return {
         ...counters,
         millisBehindLatest: processingLagMillis(
           counters.millisBehindLatest,
-          lastTaken.get(shardId),
+          reading.lastTakenArrivedAt,
+          reading.tracker.pending,
           Date.now(),
         ),
         concurrencyLimit: engine.limit,
@@ -238,7 +238,8 @@ export function startProcessor(
     checkpointer,
     readings,
     submit: (record) => {
-      lastTaken.set(record.shardId, record);
+      const reading = readings.get(record.shardId);
+      if (reading !== undefined) reading.lastTakenArrivedAt = record.arrivedAt;
       return engine.submit(record);
     },
     handoverDrainMs:

@@ -42,22 +42,20 @@ export interface LoadTracker {
   totals(): LoadTotals;
   /** The observer with successful attempts counted too. */
   observing(observer: CallObserver): CallObserver;
+  /** Samples `inFlight()` every `sampleMs` (an unref'd timer) from now until stop. */
+  sampleInFlight(inFlight: () => number, sampleMs?: number): void;
   stop(): void;
 }
 
-/** Samples `inFlight()` every `sampleMs` (an unref'd timer) and counts successful attempts. */
-export function createLoadTracker(inFlight: () => number, sampleMs = 200): LoadTracker {
+/** Counts successful attempts; in-flight sampling starts once the engine exists to sample. */
+export function createLoadTracker(): LoadTracker {
   const totals: LoadTotals = {
     successes: 0,
     successSeconds: 0,
     inFlightSum: 0,
     inFlightSamples: 0,
   };
-  const timer = setInterval(() => {
-    totals.inFlightSum += inFlight();
-    totals.inFlightSamples++;
-  }, sampleMs);
-  timer.unref();
+  let timer: NodeJS.Timeout | undefined;
   return {
     totals: () => ({ ...totals }),
     observing: (observer) => ({
@@ -71,6 +69,14 @@ export function createLoadTracker(inFlight: () => number, sampleMs = 200): LoadT
         observer.retry();
       },
     }),
+    sampleInFlight(inFlight, sampleMs = 200) {
+      clearInterval(timer);
+      timer = setInterval(() => {
+        totals.inFlightSum += inFlight();
+        totals.inFlightSamples++;
+      }, sampleMs);
+      timer.unref();
+    },
     stop: () => {
       clearInterval(timer);
     },

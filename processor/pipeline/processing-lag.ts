@@ -3,15 +3,14 @@
 // maxPendingRecordsPerShard), so while a backlog waits in memory the last read may say 0. Then
 // the age of the record handed to the engine last is the truer lag: the records behind it in the
 // shard wait for a slot. The autoscaler sizes the job from this lag.
-import type { SourceRecord } from "../kinesis/shard-reader.ts";
-
 export function processingLagMillis(
   millisBehindLatest: number | undefined,
-  lastTaken: Pick<SourceRecord, "arrivedAt" | "receipt"> | undefined,
+  /** When the record handed to the engine last arrived in the stream. */
+  lastTakenArrivedAt: Date | undefined,
+  /** The shard's records read and not yet acknowledged. */
+  pending: number,
   now: number,
 ): number | undefined {
-  const arrivedAt = lastTaken?.arrivedAt;
-  if (arrivedAt === undefined || lastTaken?.receipt.tracker.pending === 0)
-    return millisBehindLatest;
-  return Math.max(millisBehindLatest ?? 0, now - arrivedAt.getTime());
+  if (lastTakenArrivedAt === undefined || pending === 0) return millisBehindLatest;
+  return Math.max(millisBehindLatest ?? 0, now - lastTakenArrivedAt.getTime());
 }

@@ -24,6 +24,8 @@ export interface Reading {
   status: ShardStatus;
   aborter: AbortController;
   done: Promise<void>;
+  /** When the record handed to the engine last arrived in the stream: the processing lag's base. */
+  lastTakenArrivedAt?: Date | undefined;
 }
 
 export type ShardReadings = Map<string, Reading>;

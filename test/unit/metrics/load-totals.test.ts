@@ -17,7 +17,8 @@ test("the tracker counts successful attempts only, passes every one on, and samp
     attempt: (_seconds, result) => seen.push(result),
     retry: () => seen.push("retry"),
   };
-  const tracker = createLoadTracker(() => 3, 5);
+  const tracker = createLoadTracker();
+  tracker.sampleInFlight(() => 3, 5);
   const observer = tracker.observing(inner);
   observer.attempt(0.04, "success");
   observer.attempt(0.06, "success");
