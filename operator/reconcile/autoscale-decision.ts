@@ -47,8 +47,8 @@ const saturatedShare = 0.9;
 /** Without in-flight figures, a pod whose shards lag this much has work queued: it is saturated. */
 const backlogLagMillis = 10_000;
 /**
- * The lag's slope counts up to 0.5 s/s: the estimate is at most twice what is processed, so a
- * faster ramp is met in steps, one per decision. A steeper slope is more often a hand-over's (a
+ * The lag's slope counts up to 0.5 s/s either way: the estimate is at most twice what is processed,
+ * so a faster ramp is met in steps, one per decision, and at least two thirds of it. A steeper slope is more often a hand-over's (a
  * new holder re-reads its shards from their checkpoints) or a stall's than the load's.
  */
 const maxLagSlope = 0.5;
@@ -68,8 +68,13 @@ export function incomingRate(
 ): number {
   if (sample === undefined || maxLagMillis === undefined) return processedPerSecond;
   const seconds = (now.getTime() - Date.parse(sample.time)) / 1000;
-  if (seconds <= 0) return processedPerSecond;
-  const slope = Math.min((maxLagMillis - sample.maxLagMillis) / 1000 / seconds, maxLagSlope);
+  // Not after the sample, or a sample time that does not parse: no slope to measure.
+  if (!(seconds > 0)) return processedPerSecond;
+  // Bounded both ways: a lag that falls fast is as often a stall ending as the load falling.
+  const slope = Math.max(
+    -maxLagSlope,
+    Math.min((maxLagMillis - sample.maxLagMillis) / 1000 / seconds, maxLagSlope),
+  );
   return processedPerSecond / (1 - slope);
 }
 

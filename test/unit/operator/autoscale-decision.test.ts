@@ -62,6 +62,13 @@ test("the incoming rate is the read rate when the lag holds still, more while it
     assert.ok(Math.abs(incomingRate(100, lag, sample, at(10)) - expected) < 1e-9, `lag ${lag}`);
   }
   assert.equal(incomingRate(100, 9_000, undefined, at(10)), 100, "no sample: no slope");
+  const caughtUp = { time: at(0).toISOString(), maxLagMillis: 120_000 };
+  assert.ok(
+    Math.abs(incomingRate(300, 0, caughtUp, at(10)) - 200) < 1e-9,
+    "a lag falling 12 s/s counts as 0.5 s/s: two thirds of what is processed, not a thirteenth",
+  );
+  const garbled = { time: "not a time", maxLagMillis: 1_000 };
+  assert.equal(incomingRate(100, 9_000, garbled, at(10)), 100, "an unreadable sample: no slope");
 });
 
 test("a pod's rate is the lower of Little's bound and what saturated pods achieve", () => {
