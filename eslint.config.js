@@ -1,20 +1,23 @@
 import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
-// The operator reaches processor code through its public surface only, as it would a package.
+// The operator reaches processor code through its public surface only, as it would a package:
+// static imports, re-exports and dynamic import() alike.
+const processorInternal = "^(\\.{1,2}/)+processor/(?!contract\\.ts$)";
+const boundaryMessage =
+  "The operator imports the processor through processor/contract.ts only: export what it needs there.";
 export const operatorBoundary = {
   files: ["operator/**/*.ts"],
   rules: {
     "no-restricted-imports": [
       "error",
+      { patterns: [{ regex: processorInternal, message: boundaryMessage }] },
+    ],
+    "no-restricted-syntax": [
+      "error",
       {
-        patterns: [
-          {
-            regex: "^(\\.\\./)+processor/(?!contract\\.ts$)",
-            message:
-              "The operator imports the processor through processor/contract.ts only: export what it needs there.",
-          },
-        ],
+        selector: `ImportExpression[source.value=/${processorInternal.replaceAll("/", "\\/")}/]`,
+        message: boundaryMessage,
       },
     ],
   },

@@ -39,6 +39,26 @@ test("a type-only import of a processor internal is refused too", async () => {
   assert.equal(errors.length, 1);
 });
 
+test("a dynamic import(), a re-export, or a path through ./ of a processor internal is refused too", async () => {
+  for (const code of [
+    'export const load = () => import("../processor/leases/shard-lease.ts");\n',
+    'export { pause } from "../../processor/util/pause.ts";\n',
+    'export * from "../processor/logger.ts";\n',
+    'import { pause } from "./../processor/util/pause.ts";\nexport const p = pause;\n',
+  ]) {
+    const errors = await boundaryErrors(code, "operator/example.ts");
+    assert.equal(errors.length, 1, code);
+    assert.match(errors[0] ?? "", /processor\/contract\.ts only/, code);
+  }
+  assert.deepEqual(
+    await boundaryErrors(
+      'export const load = () => import("../processor/contract.ts");\n',
+      "operator/example.ts",
+    ),
+    [],
+  );
+});
+
 test("the contract itself, and processor files importing each other, pass", async () => {
   assert.deepEqual(
     await boundaryErrors(
