@@ -44,7 +44,7 @@ export interface AutoscaleInput {
 export const decisionIntervalMs = 10_000;
 /** A pod with mean in-flight calls at this share of its limit or more is saturated. */
 const saturatedShare = 0.9;
-/** Without in-flight figures, a pod whose shards lag this much has work queued: it is saturated. */
+/** A pod whose shards lag this much has work queued. */
 const backlogLagMillis = 10_000;
 /**
  * The lag's slope counts up to 0.5 s/s either way: the estimate is at most twice what is processed,
@@ -78,11 +78,18 @@ export function incomingRate(
   return processedPerSecond / (1 - slope);
 }
 
+/**
+ * A pod runs at its own limit only while work waits for it: a backlog in its shards, and, where it
+ * reports them, its slots full. Full slots alone are not enough: a slot is held until the sink
+ * takes the result, so a pod fed less than it can do may show full slots at a low rate, and
+ * taking that rate for its ceiling would call for ever more pods.
+ */
 const saturated = (pod: PodLoad): boolean =>
   pod.outPerSecond > 0 &&
-  (pod.inFlight !== undefined && pod.concurrencyLimit !== undefined
-    ? pod.inFlight >= saturatedShare * pod.concurrencyLimit
-    : (pod.maxLagMillis ?? 0) >= backlogLagMillis);
+  (pod.maxLagMillis ?? 0) >= backlogLagMillis &&
+  (pod.inFlight === undefined ||
+    pod.concurrencyLimit === undefined ||
+    pod.inFlight >= saturatedShare * pod.concurrencyLimit);
 
 const mean = (values: readonly number[]): number | undefined =>
   values.length === 0 ? undefined : values.reduce((sum, value) => sum + value, 0) / values.length;

@@ -76,8 +76,16 @@ test("a pod's rate is the lower of Little's bound and what saturated pods achiev
     ["I/O bound, not saturated: Little's bound", [pod(50)], 200],
     [
       "saturated below Little's bound (CPU-bound): measured",
-      [pod(120, { inFlight: 10 }), pod(80, { inFlight: 9.5 })],
+      [
+        pod(120, { inFlight: 10, maxLagMillis: 30_000 }),
+        pod(80, { inFlight: 9.5, maxLagMillis: 30_000 }),
+      ],
       100,
+    ],
+    [
+      "full slots without a backlog are not a ceiling: slots wait on the sink too",
+      [pod(8, { inFlight: 10 }), pod(7, { inFlight: 9.5 })],
+      200,
     ],
     [
       "latency weighted by records written",
