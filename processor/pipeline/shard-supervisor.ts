@@ -286,7 +286,15 @@ export function createShardSupervisor(options: ShardSupervisorOptions) {
     }
     for (const shard of listed) {
       const { shardId } = shard;
-      if (owned.has(shardId) && checkpoints.get(shardId) !== SHARD_END && fire(shardId, "owned")) {
+      if (!owned.has(shardId) || checkpoints.get(shardId) === SHARD_END) continue;
+      // Records the last reader here had in flight are still being written: resume after them
+      // once they settle, not before them, which would process them twice.
+      const settling = dropped.get(shardId)?.whenPendingBelow(1, aborter.signal);
+      if (settling !== undefined) {
+        void settling.then(() => wake?.());
+        continue;
+      }
+      if (fire(shardId, "owned")) {
         const written = dropped.get(shardId)?.checkpointable;
         dropped.delete(shardId);
         startReading(shard, laterCheckpoint(checkpoints.get(shardId), written));

@@ -27,17 +27,26 @@ after(async () => {
   await emulator.stop();
 });
 
-test("a shard lost and granted back resumes after what was written meanwhile, though no checkpoint could be", async () => {
-  const streams = await createStreams(emulator, 1);
-  await produce(emulator, streams.source, jsonRecords(100));
-  let owning = true;
+/**
+ * A supervisor of one shard whose coordinator stands in for a frozen API server: it grants the
+ * shard while `owning()`, every checkpoint write fails, and `lose` takes the shard away.
+ */
+function superviseFrozen(
+  stream: string,
+  owning: () => boolean,
+  submit: (record: SourceRecord) => undefined,
+): {
+  supervisor: ReturnType<typeof createShardSupervisor>;
+  checkpointer: ReturnType<typeof createCheckpointer>;
+  lose: (shardId: string, reason: string) => void;
+} {
   let lose: (shardId: string, reason: string) => void = () => undefined;
   const coordinator: ShardCoordinator = {
     syncIntervalMs: 100,
     sync: (listed) =>
       Promise.resolve({
         checkpoints: new Map(),
-        owned: new Set(owning ? listed.map((shard) => shard.shardId) : []),
+        owned: new Set(owning() ? listed.map((shard) => shard.shardId) : []),
       }),
     put: () => Promise.reject(new Error("the API server does not answer")),
     release: () => Promise.resolve(),
@@ -48,11 +57,10 @@ test("a shard lost and granted back resumes after what was written meanwhile, th
     handOver: () => Promise.resolve(),
   };
   const checkpointer = createCheckpointer(coordinator, () => undefined);
-  const submitted: string[] = [];
   const supervisor = createShardSupervisor({
     client: emulator.client,
     source: {
-      stream: streams.source,
+      stream,
       startPosition: { type: "TRIM_HORIZON" },
       maxRecordsPerFetch: 1_000,
       idleTimeBetweenReadsMs: 200,
@@ -63,36 +71,88 @@ test("a shard lost and granted back resumes after what was written meanwhile, th
     coordinator,
     checkpointer,
     readings: new Map(),
-    // Written at once: the sink acknowledges every record.
-    submit: (record: SourceRecord) => {
-      submitted.push(record.sequenceNumber);
-      acknowledge(record.receipt);
-      return undefined;
-    },
+    submit,
     handoverDrainMs: 0,
     metrics: createProcessorMetrics("test", { defaultMetrics: false }),
     logger: pino({ level: "silent" }),
   });
-  supervisor.start();
-  await waitFor(
+  return {
+    supervisor,
+    checkpointer,
+    lose: (shardId, reason) => {
+      lose(shardId, reason);
+    },
+  };
+}
+
+const submittedCount = (submitted: readonly string[], count: number, what: string) =>
+  waitFor(
     () => Promise.resolve(submitted.length),
-    (count) => count >= 100,
-    { timeoutMs: 10_000, what: "the first 100 records read" },
+    (seen) => seen >= count,
+    { timeoutMs: 10_000, what },
   );
+
+test("a shard lost and granted back resumes after what was written meanwhile, though no checkpoint could be", async () => {
+  const streams = await createStreams(emulator, 1);
+  await produce(emulator, streams.source, jsonRecords(100));
+  let owning = true;
+  const submitted: string[] = [];
+  // Written at once: the sink acknowledges every record.
+  const { supervisor, checkpointer, lose } = superviseFrozen(
+    streams.source,
+    () => owning,
+    (record) => {
+      submitted.push(record.sequenceNumber);
+      acknowledge(record.receipt);
+      return undefined;
+    },
+  );
+  supervisor.start();
+  await submittedCount(submitted, 100, "the first 100 records read");
   void checkpointer.flush(supervisor.trackers());
   owning = false;
   lose("shardId-000000000000", "not renewed within the lease duration");
   await produce(emulator, streams.source, jsonRecords(50, 20, 100));
   owning = true;
-  await waitFor(
-    () => Promise.resolve(submitted.length),
-    (count) => count >= 150,
-    { timeoutMs: 10_000, what: "the next 50 records read" },
-  );
+  await submittedCount(submitted, 150, "the next 50 records read");
   await new Promise((resolve) => setTimeout(resolve, 500));
   await supervisor.stop();
   assert.equal(submitted.length, 150, "nothing written before the loss was read again");
   assert.equal(new Set(submitted).size, 150);
+});
+
+test("a shard granted back while the records of its last reading are still in flight resumes after them once they settle, not before them", async () => {
+  const streams = await createStreams(emulator, 1);
+  await produce(emulator, streams.source, jsonRecords(100));
+  let owning = true;
+  const submitted: string[] = [];
+  const inFlight: SourceRecord[] = [];
+  // The first 100 records stay in flight (their calls have not answered yet); later ones are
+  // written at once.
+  const { supervisor, lose } = superviseFrozen(
+    streams.source,
+    () => owning,
+    (record) => {
+      submitted.push(record.sequenceNumber);
+      if (submitted.length <= 100) inFlight.push(record);
+      else acknowledge(record.receipt);
+      return undefined;
+    },
+  );
+  supervisor.start();
+  await submittedCount(submitted, 100, "the first 100 records read");
+  owning = false;
+  lose("shardId-000000000000", "the heartbeat lapsed");
+  owning = true;
+  // Several syncs grant the shard back while its records are in flight.
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  for (const record of inFlight) acknowledge(record.receipt);
+  await produce(emulator, streams.source, jsonRecords(50, 20, 100));
+  await submittedCount(submitted, 150, "the next 50 records read");
+  await new Promise((resolve) => setTimeout(resolve, 500));
+  await supervisor.stop();
+  assert.equal(new Set(submitted).size, submitted.length, "no record submitted twice");
+  assert.equal(submitted.length, 150);
 });
 
 test("the rate-limit share counts a shard from the sync that confirms it until the moment it is lost or handed over", async () => {
