@@ -95,7 +95,7 @@ describe("the AsyncEnrichmentJob CRD on a real API server", () => {
     assert.equal(stored.spec.endpoint.retry.maxAttempts, 3);
     assert.match(
       cluster.kubectl("get", "aej"),
-      /NAME\s+PHASE\s+PARALLELISM\s+READY\s+SHARDS\s+LAG\s+RECORDS\/S\s+AGE/,
+      /NAME\s+PHASE\s+PARALLELISM\s+RECOMMENDED\s+READY\s+SHARDS\s+LAG\s+RECORDS\/S\s+AGE/,
     );
   });
 
