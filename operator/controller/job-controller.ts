@@ -24,7 +24,7 @@ import {
   type V1Pod,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { apiStatusCode } from "../../processor/contract.ts";
+import { unlessNotFound } from "../../processor/contract.ts";
 import { group, kind, plural, version, apiVersion } from "../api/job-schema.ts";
 import { createApplier, fieldManager } from "../reconcile/apply.ts";
 import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcile/reconcile-job.ts";
@@ -212,14 +212,7 @@ export async function startJobController(
     leases,
     owned,
     applier: createApplier(objects, options.onWrite),
-    async readSecret(namespace, name) {
-      try {
-        return await core.readNamespacedSecret({ name, namespace });
-      } catch (error) {
-        if (apiStatusCode(error) === 404) return undefined;
-        throw error;
-      }
-    },
+    readSecret: (namespace, name) => unlessNotFound(core.readNamespacedSecret({ name, namespace })),
     async writeStatus(job, status) {
       await custom.patchNamespacedCustomObjectStatus(
         {
@@ -241,20 +234,16 @@ export async function startJobController(
       );
       options.onWrite?.(`${kind}/status`);
     },
-    async readJob(namespace, name) {
-      try {
-        return (await custom.getNamespacedCustomObject({
+    readJob: (namespace, name) =>
+      unlessNotFound(
+        custom.getNamespacedCustomObject({
           group,
           version,
           plural,
           namespace,
           name,
-        })) as JobObject;
-      } catch (error) {
-        if (apiStatusCode(error) === 404) return undefined;
-        throw error;
-      }
-    },
+        }) as Promise<JobObject>,
+      ),
     async scaleJob(job, parallelism) {
       await custom.patchNamespacedCustomObjectScale(
         {

@@ -7,7 +7,7 @@ import {
   type ResponseContext,
   type V1Lease,
 } from "@kubernetes/client-node";
-import { apiStatusCode } from "../../processor/contract.ts";
+import { unlessNotFound } from "../../processor/contract.ts";
 
 export interface LeaseApi {
   /** The Lease, or undefined if there is none. */
@@ -38,14 +38,8 @@ export function coordinationLeaseApi(
   name: string,
 ): LeaseApi {
   return {
-    async read(signal) {
-      try {
-        return await api.readNamespacedLease({ name, namespace }, cancelledBy(signal));
-      } catch (error) {
-        if (apiStatusCode(error) === 404) return undefined;
-        throw error;
-      }
-    },
+    read: (signal) =>
+      unlessNotFound(api.readNamespacedLease({ name, namespace }, cancelledBy(signal))),
     create: (lease, signal) =>
       api.createNamespacedLease(
         { namespace, body: { metadata: { name, namespace }, spec: lease.spec } },
