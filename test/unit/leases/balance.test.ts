@@ -3,31 +3,13 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { planAcquisitions, type BalancePlan } from "../../../processor/leases/balance.ts";
-import {
-  newShardLease,
-  toShardLease,
-  type ShardLease,
-} from "../../../processor/leases/shard-lease.ts";
+import { type ShardLease } from "../../../processor/leases/shard-lease.ts";
+import { listedLease, shardId as id } from "./listed-lease.ts";
 import { seededRandom } from "../seeded-random.ts";
 
-const id = (shard: number): string => `shardId-${String(shard).padStart(12, "0")}`;
-
 /** A shard's Lease as listed: held by `holder` ("" when free), asked for by `handoffTo`. */
-function lease(shard: number, holder = "", handoffTo = ""): ShardLease {
-  const view = toShardLease(
-    newShardLease({
-      namespace: "shop",
-      prefix: "orders",
-      shardId: id(shard),
-      parents: [],
-      labels: {},
-      owner: undefined,
-      leaseDurationSeconds: 40,
-    }),
-  );
-  assert.ok(view !== undefined);
-  return { ...view, holder, handoffTo };
-}
+const lease = (shard: number, holder = "", handoffTo = ""): ShardLease =>
+  listedLease(shard, { holder, handoffTo });
 
 /** Leases for shards from..from+count-1, all held by `holder`. */
 const range = (from: number, count: number, holder = ""): ShardLease[] =>

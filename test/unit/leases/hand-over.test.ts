@@ -3,29 +3,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { newRequests, requestOutcome } from "../../../processor/leases/hand-over.ts";
-import {
-  newShardLease,
-  toShardLease,
-  type ShardLease,
-} from "../../../processor/leases/shard-lease.ts";
+import { type ShardLease } from "../../../processor/leases/shard-lease.ts";
+import { listedLease, shardId as id } from "./listed-lease.ts";
 
-const id = (shard: number): string => `shardId-${String(shard).padStart(12, "0")}`;
-
-function lease(shard: number, holder: string, handoffTo = ""): ShardLease {
-  const view = toShardLease(
-    newShardLease({
-      namespace: "shop",
-      prefix: "orders",
-      shardId: id(shard),
-      parents: [],
-      labels: {},
-      owner: undefined,
-      leaseDurationSeconds: 40,
-    }),
-  );
-  assert.ok(view !== undefined);
-  return { ...view, holder, handoffTo };
-}
+const lease = (shard: number, holder: string, handoffTo = ""): ShardLease =>
+  listedLease(shard, { holder, handoffTo });
 
 test("a request is settled once the shard is ours, released, gone, or asked for by another", () => {
   assert.equal(requestOutcome(undefined, "pod-a", 0, 5_000), "settled");

@@ -3,29 +3,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { ours, planSync, readableIds, takenFromUs } from "../../../processor/leases/lease-taker.ts";
-import {
-  newShardLease,
-  toShardLease,
-  type ShardLease,
-} from "../../../processor/leases/shard-lease.ts";
+import { type ShardLease } from "../../../processor/leases/shard-lease.ts";
+import { listedLease, shardId as id } from "./listed-lease.ts";
 
-const id = (shard: number): string => `shardId-${String(shard).padStart(12, "0")}`;
-
-function lease(shard: number, holder = "", more: Partial<ShardLease> = {}): ShardLease {
-  const view = toShardLease(
-    newShardLease({
-      namespace: "shop",
-      prefix: "orders",
-      shardId: id(shard),
-      parents: [],
-      labels: {},
-      owner: undefined,
-      leaseDurationSeconds: 40,
-    }),
-  );
-  assert.ok(view !== undefined);
-  return { ...view, holder, resourceVersion: "1", ...more };
-}
+const lease = (shard: number, holder = "", more: Partial<ShardLease> = {}): ShardLease =>
+  listedLease(shard, { holder, resourceVersion: "1", ...more });
 
 const byShard = (...leases: ShardLease[]): Map<string, ShardLease> =>
   new Map(leases.map((entry) => [entry.shardId, entry]));
