@@ -37,6 +37,20 @@ export const autoscalingStatusSchema = z
         "What sets the recommendation: Lag (the load itself), or the bound that cut it: Shards, EndpointBudget, RateLimit, MaxParallelism, MinParallelism.",
       ),
     lastScaleTime: z.string().optional().describe("When the operator last changed parallelism."),
+    scalingFrom: z
+      .number()
+      .int()
+      .min(0)
+      .optional()
+      .describe(
+        "spec.parallelism before the operator's scale write that is not seen yet. The decision is written here first: a spec.parallelism of this value is that write still pending (it is sent again), any other value is a change by hand (set back, with a Warning).",
+      ),
+    unsettledSince: z
+      .string()
+      .optional()
+      .describe(
+        "Since when not every processor of the current size has run and reported. The autoscaler waits for them, at most 120 s, then decides on the figures of those that report.",
+      ),
     incomingPerSecond: rate(
       "Estimated records arriving per second: records processed per second plus the backlog's growth.",
     ).optional(),

@@ -253,6 +253,8 @@ export async function startJobController(
           namespace: job.metadata?.namespace ?? "",
           name: job.metadata?.name ?? "",
           body: { spec: { replicas: parallelism } },
+          // Names the operator in managedFields as the writer of spec.parallelism.
+          fieldManager,
         },
         setHeaderOptions("Content-Type", PatchStrategy.MergePatch),
       );

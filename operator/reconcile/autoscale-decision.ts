@@ -30,7 +30,10 @@ export interface AutoscaleInput {
   rateLimitPerSecond: number | undefined;
   /** Parallelism now: the last decision, or spec.parallelism when autoscaling was just turned on. */
   current: number;
-  /** Every pod runs and reports: figures taken mid-rescale (shards handed over) would mislead. */
+  /**
+   * Every pod runs and reports: figures taken mid-rescale (shards handed over) would mislead. The
+   * decision waits for it up to settleDeadlineMs.
+   */
   settled: boolean;
   /** Shards that may be read now (open, parents finished): more pods than these would idle. */
   readableShards: number;
@@ -42,6 +45,11 @@ export interface AutoscaleInput {
 
 /** Figures are means over a heartbeat; the lag's slope needs a span: decide at most this often. */
 export const decisionIntervalMs = 10_000;
+/**
+ * How long the autoscaler waits for every processor to run and report before it decides on those
+ * that do: a pod that stays Pending (no room on the nodes) or crash-loops must not freeze sizing.
+ */
+export const settleDeadlineMs = 120_000;
 /** A pod with mean in-flight calls at this share of its limit or more is saturated. */
 const saturatedShare = 0.9;
 /** A pod whose shards lag this much has work queued. */
@@ -106,13 +114,29 @@ export function meanLatencyMillis(pods: readonly PodLoad[]): number | undefined 
 }
 
 /**
- * Records one pod processes per second: the lower of Little's bound (capacity / latency), which
- * holds for an I/O-bound pod, and what saturated pods measurably achieve, which catches a pod
- * bound by its CPU, its adaptive limit or its rate-limit share. Undefined while neither is known.
+ * Calls one pod can keep in flight: its capacity, unless its adaptive limit is below it and binds
+ * (its slots full), which means the endpoint pushes back. A limit that does not bind says nothing:
+ * the limiter grows only while it is used, so an underfed pod keeps a low one.
+ */
+export function usableConcurrency(pod: PodLoad, capacity: number): number {
+  const limit = pod.concurrencyLimit;
+  if (limit === undefined || limit >= capacity || pod.inFlight === undefined) return capacity;
+  return pod.inFlight >= saturatedShare * limit ? limit : capacity;
+}
+
+/** Mean calls in flight one pod can use (usableConcurrency), capacity without pods. */
+export const meanConcurrency = (pods: readonly PodLoad[], capacity: number): number =>
+  mean(pods.map((pod) => usableConcurrency(pod, capacity))) ?? capacity;
+
+/**
+ * Records one pod processes per second: the lower of Little's bound (usable concurrency /
+ * latency), which holds for an I/O-bound pod, and what saturated pods measurably achieve, which
+ * catches a pod bound by its CPU or its rate-limit share. Undefined while neither is known.
  */
 export function perPodRate(pods: readonly PodLoad[], capacity: number): number | undefined {
   const latency = meanLatencyMillis(pods);
-  const little = latency === undefined ? undefined : (capacity * 1000) / latency;
+  const little =
+    latency === undefined ? undefined : (meanConcurrency(pods, capacity) * 1000) / latency;
   const measured = mean(pods.filter(saturated).map((pod) => pod.outPerSecond));
   const known = [little, measured].filter((rate) => rate !== undefined);
   return known.length === 0 ? undefined : Math.min(...known);
@@ -226,16 +250,37 @@ function clampedCurrent(input: AutoscaleInput): number {
   return Math.min(within, budgetPods(spec, input.capacity));
 }
 
+/** Since when the pods have not all run and reported; undefined while they have. */
+function unsettledSince(input: AutoscaleInput): string | undefined {
+  if (input.settled) return undefined;
+  return input.previous?.unsettledSince ?? input.now.toISOString();
+}
+
+/** Past the settle deadline, what the decision is based on; undefined while settled. */
+function unsettledNote(input: AutoscaleInput, since: string | undefined): string | undefined {
+  if (since === undefined) return undefined;
+  const seconds = Math.round((input.now.getTime() - Date.parse(since)) / 1000);
+  return ` ${String(input.pods.length)} of ${String(input.current)} processors report, the others have not run and reported for ${String(seconds)} s: decided on those that do.`;
+}
+
+/**
+ * The current size kept, with why. While pods start or shards move, no lag sample is kept: a new
+ * holder re-reads its shards from their checkpoints, and a slope across that is the hand-over's,
+ * not the load's; the first decision after it takes the rate processed as the incoming one.
+ */
 function holding(input: AutoscaleInput, current: number, message: string): AutoscalingStatus {
   const { previous, now } = input;
+  const since = unsettledSince(input);
+  const { unsettledSince: _, lagSample: __, ...kept } = previous ?? {};
   return {
-    ...previous,
+    ...kept,
+    ...(since === undefined
+      ? {
+          lagSample: { time: now.toISOString(), maxLagMillis: Math.round(input.maxLagMillis ?? 0) },
+        }
+      : { unsettledSince: since }),
     current,
     ...(current === input.current ? {} : { lastScaleTime: now.toISOString() }),
-    lagSample: {
-      time: now.toISOString(),
-      maxLagMillis: Math.round(input.maxLagMillis ?? 0),
-    },
     message,
   };
 }
@@ -248,7 +293,8 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
   const recent =
     sample !== undefined && now.getTime() - Date.parse(sample.time) < decisionIntervalMs;
   if (recent && current === input.current) return { ...previous, current };
-  if (!input.settled)
+  const since = unsettledSince(input);
+  if (since !== undefined && now.getTime() - Date.parse(since) < settleDeadlineMs)
     return holding(input, current, "Waiting for every processor to run and report.");
   // Pods that report no latency and are not saturated show no ceiling: the last one known stands.
   const perPod = perPodRate(input.pods, input.capacity) ?? previous?.perPodPerSecond;
@@ -292,7 +338,10 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
     catchUpPerSecond: figure(catchUp),
     perPodPerSecond: figure(perPod),
     ...(latency === undefined ? {} : { endpointLatencyMillis: figure(latency) }),
-    message: explain(input, { incoming, catchUp, perPod, latency, recommended, limitedBy, next }),
+    ...(since === undefined ? {} : { unsettledSince: since }),
+    message:
+      explain(input, { incoming, catchUp, perPod, latency, recommended, limitedBy, next }) +
+      (unsettledNote(input, since) ?? ""),
     lagSample: { time: now.toISOString(), maxLagMillis: Math.round(input.maxLagMillis ?? 0) },
     recommendations,
   };
@@ -313,7 +362,7 @@ function explain(input: AutoscaleInput, f: Figures): string {
   const little =
     f.latency === undefined
       ? "as measured on saturated pods"
-      : `at most capacity ${String(input.capacity)} / ${String(figure(f.latency))} ms latency`;
+      : `at most ${String(figure(meanConcurrency(input.pods, input.capacity)))} calls in flight / ${String(figure(f.latency))} ms latency`;
   const limit: Record<LimitedBy, string> = {
     Lag: "set by the load",
     Shards: `limited by the ${String(input.readableShards)} readable shards`,

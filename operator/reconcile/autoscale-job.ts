@@ -1,7 +1,9 @@
 // spec.autoscaling applied to one job, as a pure function of the job, its last autoscaling status,
 // its workload and what its Leases report: the parallelism to run, the status to write and the
 // Events to record. While autoscaling is on the operator owns spec.parallelism: a value set by
-// hand (kubectl scale, an HPA) is set back, with an Event that says why.
+// hand (kubectl scale, an HPA) is set back, with an Event that says why. The decision is written to
+// the status before spec.parallelism (status.autoscaling.scalingFrom), so a scale write that failed
+// or is not seen yet is told from a change by hand, and a failed status write changes nothing.
 import type { V1Deployment } from "@kubernetes/client-node";
 import type { AutoscalingStatus } from "../api/autoscaling-status-schema.ts";
 import { decideAutoscale } from "./autoscale-decision.ts";
@@ -36,6 +38,15 @@ function settled(
   );
 }
 
+/**
+ * spec.parallelism differs from the last decision, and not because the operator's own write of
+ * that decision is still to come (status.autoscaling.scalingFrom).
+ */
+const changedByHand = (parallelism: number, previous: AutoscalingStatus | undefined): boolean =>
+  previous !== undefined &&
+  parallelism !== previous.current &&
+  parallelism !== previous.scalingFrom;
+
 /** Undefined without spec.autoscaling, or while the job is suspended (nothing runs to measure). */
 export function autoscaleJob(
   job: Job,
@@ -60,7 +71,7 @@ export function autoscaleJob(
     now,
   });
   const events: AutoscaleEvent[] = [];
-  if (previous !== undefined && job.spec.parallelism !== previous.current) {
+  if (changedByHand(job.spec.parallelism, previous)) {
     events.push({
       type: "Warning",
       reason: "AutoscalingOwnsParallelism",
@@ -74,5 +85,13 @@ export function autoscaleJob(
       message: `Parallelism ${String(current)} -> ${String(status.current)}. ${status.message ?? ""}`,
     });
   }
-  return { parallelism: status.current, status, events };
+  const { scalingFrom: _, ...decided } = status;
+  return {
+    parallelism: status.current,
+    status:
+      status.current === job.spec.parallelism
+        ? decided
+        : { ...decided, scalingFrom: job.spec.parallelism },
+    events,
+  };
 }

@@ -1,6 +1,8 @@
-// The reconciler of one AsyncEnrichmentJob, as controller-runtime's: read the job, compute the
-// desired objects with pure builders, apply those that differ, observe what runs, write the
-// status once at the end if it changed. Level-based: running it twice in a row writes nothing.
+// The reconciler of one AsyncEnrichmentJob, as controller-runtime's: read the job, observe what
+// runs, decide (autoscaling) and compute the desired objects with pure builders, write the status
+// if it changed, then act: the scale write, the objects that differ. The status goes first because
+// it holds the autoscaler's decision: a scale write that fails is retried from it, and a status
+// write that fails leaves nothing half done. Level-based: running it twice in a row writes nothing.
 import { isDeepStrictEqual } from "node:util";
 import type {
   KubernetesObject,
@@ -18,7 +20,7 @@ import type { Cache } from "../controller/resilient-informer.ts";
 import type { ReconcileResult } from "../controller/work-queue.ts";
 import type { Applier } from "./apply.ts";
 import { decisionIntervalMs } from "./autoscale-decision.ts";
-import { autoscaleJob } from "./autoscale-job.ts";
+import { autoscaleJob, type Autoscaled } from "./autoscale-job.ts";
 import { setCondition } from "./conditions.ts";
 import { desiredConfigMap } from "./desired-config.ts";
 import { desiredNetworkPolicy } from "./desired-network-policy.ts";
@@ -200,25 +202,42 @@ async function current(context: ReconcileContext, object: JobObject): Promise<Jo
   return fresh ?? object;
 }
 
-/** spec.autoscaling applied: the job as it should run, and the status block; events recorded. */
-async function autoscale(
+/** spec.autoscaling applied: the job as it should run (its Deployment sized by the decision). */
+function autoscale(
   context: ReconcileContext,
   object: JobObject,
   job: Job,
   shards: ShardProgressSummary,
-): Promise<{ job: Job; status?: AutoscalingStatus }> {
+): { job: Job; decided?: Autoscaled } {
   const deployment = context.deployments.get(processorName(job), job.namespace);
   const decided = autoscaleJob(job, object.status?.autoscaling, deployment, shards, context.now());
   context.onAutoscaled(`${job.namespace}/${job.name}`, decided?.status);
   if (decided === undefined) return { job };
-  if (decided.parallelism !== job.spec.parallelism)
-    await context.scaleJob(object, decided.parallelism);
-  for (const event of decided.events)
-    await context.recordEvent(object, event.type, event.reason, event.message);
-  return {
-    job: { ...job, spec: { ...job.spec, parallelism: decided.parallelism } },
-    status: decided.status,
-  };
+  return { job: { ...job, spec: { ...job.spec, parallelism: decided.parallelism } }, decided };
+}
+
+/**
+ * Writes the decided parallelism to spec.parallelism. A failure is reported, not thrown: the
+ * Deployment follows the decision anyway, and the next reconcile sends the write again (the
+ * status holds the decision); the error goes back to the work queue at the end.
+ */
+async function writeParallelism(
+  context: ReconcileContext,
+  object: JobObject,
+  parallelism: number,
+): Promise<Error | undefined> {
+  try {
+    await context.scaleJob(object, parallelism);
+    return undefined;
+  } catch (error) {
+    await context.recordEvent(
+      object,
+      "Warning",
+      "FailedUpdateScale",
+      `Could not set spec.parallelism to ${String(parallelism)} through the scale subresource: ${error instanceof Error ? error.message : String(error)}. The processors run ${String(parallelism)} pods meanwhile and the write is retried; check that the operator may patch asyncenrichmentjobs/scale (the Helm chart's ClusterRole grants it) and that no admission policy refuses it.`,
+    );
+    return error instanceof Error ? error : new Error(String(error));
+  }
 }
 
 // Deep equality regardless of key order: the API server returns keys in its own order.
@@ -242,24 +261,11 @@ export async function reconcileJob(
   const generation = object.metadata?.generation ?? 0;
   const parsed = jobSpecSchema.safeParse(object.spec);
   if (!parsed.success) {
-    const message = `spec is invalid: ${describeIssues(parsed.error.issues).join("; ")}. Fix it with kubectl edit.`;
-    const conditions = setCondition(
-      object.status?.conditions ?? [],
-      { type: "Degraded", status: "True", reason: "InvalidSpec", message },
-      generation,
-      context.now(),
-    );
-    const status: JobStatus = {
-      ...object.status,
-      observedGeneration: generation,
-      phase: "Failed",
-      conditions,
-    };
-    if (!sameStatus(object.status, status)) await context.writeStatus(object, status);
+    await refuseSpec(context, object, describeIssues(parsed.error.issues));
     return undefined;
   }
   const shards = observeShards(context, namespace, name);
-  const { job, status: autoscaling } = await autoscale(
+  const { job, decided } = autoscale(
     context,
     object,
     {
@@ -273,7 +279,65 @@ export async function reconcileJob(
     shards,
   );
 
-  const desired: KubernetesObject[] = [
+  const desired = desiredObjects(job);
+  const deployment = desiredDeployment(job, context.settings);
+  const liveDeployment = context.deployments.get(deployment.metadata?.name ?? "", namespace);
+  const missing = await missingSecrets(context, job);
+  const observed = observe(context, job, liveDeployment, missing, shards);
+  const status: JobStatus = {
+    ...jobStatus(job, object.status?.conditions ?? [], observed, context.now()),
+    ...(decided === undefined ? {} : { autoscaling: decided.status }),
+  };
+  await writeStatus(context, object, status);
+  const scaleError =
+    decided === undefined || decided.parallelism === parsed.data.parallelism
+      ? undefined
+      : await writeParallelism(context, object, decided.parallelism);
+  for (const event of decided?.events ?? [])
+    await context.recordEvent(object, event.type, event.reason, event.message);
+
+  for (const item of desired) await context.applier.apply(item, cached(context, item));
+  if (await context.applier.apply(deployment, liveDeployment)) {
+    context.logger.info(
+      { job: key, replicas: deployment.spec?.replicas },
+      "applied the processor workload",
+    );
+  }
+  if (scaleError !== undefined) throw scaleError;
+  // Secrets are not watched (the operator reads only the ones named): look again while missing.
+  if (missing.length > 0) return { requeueAfterMs: 10_000 };
+  // A Lease that expires changes nothing in the API: look again to see it in the status.
+  const leaseMs = job.spec.leases.leaseDurationSeconds * 1000;
+  if (decided !== undefined) return { requeueAfterMs: Math.min(leaseMs, decisionIntervalMs) };
+  return observed.shards.shards > 0 ? { requeueAfterMs: leaseMs } : undefined;
+}
+
+/** A spec the API server let through but the operator cannot run (an older CRD): Failed. */
+async function refuseSpec(
+  context: ReconcileContext,
+  object: JobObject,
+  issues: string[],
+): Promise<void> {
+  const generation = object.metadata?.generation ?? 0;
+  const message = `spec is invalid: ${issues.join("; ")}. Fix it with kubectl edit.`;
+  const conditions = setCondition(
+    object.status?.conditions ?? [],
+    { type: "Degraded", status: "True", reason: "InvalidSpec", message },
+    generation,
+    context.now(),
+  );
+  const status: JobStatus = {
+    ...object.status,
+    observedGeneration: generation,
+    phase: "Failed",
+    conditions,
+  };
+  if (!sameStatus(object.status, status)) await context.writeStatus(object, status);
+}
+
+/** The objects a job owns besides its Deployment. */
+const desiredObjects = (job: Job): KubernetesObject[] =>
+  [
     desiredServiceAccount(job),
     desiredRole(job),
     desiredRoleBinding(job),
@@ -281,22 +345,13 @@ export async function reconcileJob(
     desiredMetricsService(job),
     desiredNetworkPolicy(job),
   ].filter((item): item is NonNullable<typeof item> => item !== undefined);
-  for (const item of desired) await context.applier.apply(item, cached(context, item));
-  const deployment = desiredDeployment(job, context.settings);
-  const liveDeployment = context.deployments.get(deployment.metadata?.name ?? "", namespace);
-  if (await context.applier.apply(deployment, liveDeployment)) {
-    context.logger.info(
-      { job: key, replicas: deployment.spec?.replicas },
-      "applied the processor workload",
-    );
-  }
 
-  const missing = await missingSecrets(context, job);
-  const observed = observe(context, job, liveDeployment, missing, shards);
-  const status: JobStatus = {
-    ...jobStatus(job, object.status?.conditions ?? [], observed, context.now()),
-    ...(autoscaling === undefined ? {} : { autoscaling }),
-  };
+/** Writes the status if it changed, with an Event when the Ready condition changes. */
+async function writeStatus(
+  context: ReconcileContext,
+  object: JobObject,
+  status: JobStatus,
+): Promise<void> {
   if (!sameStatus(object.status, status)) {
     await context.writeStatus(object, status);
     const before = object.status?.conditions?.find((condition) => condition.type === "Ready");
@@ -313,10 +368,4 @@ export async function reconcileJob(
       );
     }
   }
-  // Secrets are not watched (the operator reads only the ones named): look again while missing.
-  if (missing.length > 0) return { requeueAfterMs: 10_000 };
-  // A Lease that expires changes nothing in the API: look again to see it in the status.
-  const leaseMs = job.spec.leases.leaseDurationSeconds * 1000;
-  if (autoscaling !== undefined) return { requeueAfterMs: Math.min(leaseMs, decisionIntervalMs) };
-  return observed.shards.shards > 0 ? { requeueAfterMs: leaseMs } : undefined;
 }

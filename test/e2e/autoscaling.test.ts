@@ -147,6 +147,76 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
     })();
   };
   const latest = (): Sample | undefined => samples.at(-1);
+  const events = async (reason: string): Promise<{ note?: string; series?: { count: number } }[]> =>
+    (
+      JSON.parse(await kubectl("get", "events.events.k8s.io", "-o", "json")) as {
+        items: { reason?: string; note?: string; series?: { count: number } }[];
+      }
+    ).items.filter((event) => event.reason === reason);
+  /** Times an Event was recorded, counting the repeats of its series. */
+  const timesRecorded = async (reason: string): Promise<number> =>
+    (await events(reason)).reduce((sum, event) => sum + (event.series?.count ?? 1), 0);
+  const deploymentReplicas = async (): Promise<number> =>
+    Number(
+      await kubectl("get", "deployment", "autoscaled-processor", "-o", "jsonpath={.spec.replicas}"),
+    );
+
+  /**
+   * Refuses every write to the job's status or scale subresource, with a ValidatingAdmissionPolicy
+   * (the API server's own admission, no webhook), until the returned function lifts it. Returns
+   * once a server-side dry run shows the refusal in force.
+   */
+  const refuse = async (subresource: "status" | "scale"): Promise<() => Promise<void>> => {
+    const name = `refuse-job-${subresource}`;
+    await apply({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicy",
+      metadata: { name },
+      spec: {
+        failurePolicy: "Fail",
+        matchConstraints: {
+          resourceRules: [
+            {
+              apiGroups: ["asyncenrichment.dev"],
+              apiVersions: ["*"],
+              operations: ["UPDATE"],
+              resources: [`asyncenrichmentjobs/${subresource}`],
+            },
+          ],
+        },
+        validations: [{ expression: "false", message: `the test refuses ${subresource} writes` }],
+      },
+    });
+    await apply({
+      apiVersion: "admissionregistration.k8s.io/v1",
+      kind: "ValidatingAdmissionPolicyBinding",
+      metadata: { name },
+      spec: { policyName: name, validationActions: ["Deny"] },
+    });
+    const probe = (): Promise<boolean> =>
+      kubectl(
+        "patch",
+        "aej",
+        "autoscaled",
+        `--subresource=${subresource}`,
+        "--type=merge",
+        "--dry-run=server",
+        "-p",
+        subresource === "scale" ? '{"spec":{"replicas":1}}' : '{"status":{}}',
+      ).then(
+        () => false,
+        () => true,
+      );
+    await waitFor(probe, (refused) => refused, {
+      timeoutMs: 30_000,
+      what: `the API server refusing ${subresource} writes`,
+      intervalMs: 500,
+    });
+    return async () => {
+      await kubectl("delete", "validatingadmissionpolicybinding", name);
+      await kubectl("delete", "validatingadmissionpolicy", name);
+    };
+  };
   const waitForSample = (
     what: string,
     done: (sample: Sample) => boolean,
@@ -237,6 +307,13 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
         `${String(peak)} records/s: first scale-up ${(((firstScaleUp?.at ?? 0) - rampUp) / 1000).toFixed(0)} s after the ramp, ${String(peakSize)} pods at most, lag under ${String(lagTargetMs)} ms ${catchUpSeconds.toFixed(0)} s after the first scale-up (catch-up time ${String(autoscaling.catchUpSeconds)} s)`,
       );
       t.diagnostic(`at the peak: ${caughtUp?.status?.autoscaling?.message ?? ""}`);
+      for (const [index, sample] of samples.entries()) {
+        const before = samples[index - 1];
+        if (before !== undefined && sample.parallelism !== before.parallelism)
+          t.diagnostic(
+            `+${((sample.at - rampUp) / 1000).toFixed(0)} s ${String(before.parallelism)} -> ${String(sample.parallelism)}: ${sample.status?.autoscaling?.message ?? ""}`,
+          );
+      }
       const perPod = grown?.status?.autoscaling?.perPodPerSecond ?? 0;
       const calledFor = peak / (perPod * autoscaling.targetUtilization);
       t.diagnostic(
@@ -304,7 +381,7 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
         (sample) => sample.at > scaledByHand && sample.parallelism === budgetPods,
         30_000,
       );
-      const events = await waitFor(
+      const recorded = await waitFor(
         async () =>
           (
             JSON.parse(await kubectl("get", "events", "-o", "json")) as {
@@ -318,11 +395,70 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
           intervalMs: 1_000,
         },
       );
-      const rescaleEvents = events.filter(
+      const rescaleEvents = recorded.filter(
         (event) => event.reason === "ScaledUp" || event.reason === "ScaledDown",
       );
       t.diagnostic(
-        `Events: ${String(rescaleEvents.length)} rescales; ${events.find((event) => event.reason === "AutoscalingOwnsParallelism")?.message ?? ""}`,
+        `Events: ${String(rescaleEvents.length)} rescales; ${recorded.find((event) => event.reason === "AutoscalingOwnsParallelism")?.message ?? ""}`,
+      );
+
+      // The decision is written to the status before spec.parallelism. With status writes refused,
+      // lifting the budget at the peak scales nothing: no half-done rescale to undo later.
+      const setBack = await timesRecorded("AutoscalingOwnsParallelism");
+      const allowStatus = await refuse("status");
+      await apply(job());
+      const refusedAt = performance.now();
+      await new Promise((resolve) => setTimeout(resolve, 15_000));
+      assert.ok(
+        samples
+          .filter((sample) => sample.at >= refusedAt)
+          .every((sample) => sample.parallelism === budgetPods),
+        "spec.parallelism moved while the decision could not be recorded",
+      );
+      assert.equal(
+        await deploymentReplicas(),
+        budgetPods,
+        "the Deployment moved while the decision could not be recorded",
+      );
+
+      // With the status written and the scale write refused, the pods follow the decision; the
+      // write is retried, and once it lands it is not taken for a change by hand.
+      const allowScale = await refuse("scale");
+      await allowStatus();
+      const pending = await waitForSample(
+        "the decision recorded with spec.parallelism refused",
+        (sample) =>
+          (sample.status?.autoscaling?.current ?? 0) > budgetPods &&
+          sample.status?.autoscaling?.scalingFrom === budgetPods,
+        60_000,
+      );
+      const decidedSize = pending?.status?.autoscaling?.current ?? 0;
+      assert.equal(pending?.parallelism, budgetPods, "spec.parallelism written past the refusal");
+      await waitFor(deploymentReplicas, (replicas) => replicas === decidedSize, {
+        timeoutMs: 30_000,
+        what: `the Deployment at the decided ${String(decidedSize)} pods`,
+        intervalMs: 1_000,
+      });
+      const failed = await waitFor(
+        () => events("FailedUpdateScale"),
+        (found) => found.length > 0,
+        { timeoutMs: 30_000, what: "the FailedUpdateScale Event", intervalMs: 1_000 },
+      );
+      t.diagnostic(`scale write refused: ${failed[0]?.note ?? ""}`);
+      await allowScale();
+      const landed = await waitForSample(
+        "the refused scale write landed",
+        (sample) =>
+          sample.parallelism > budgetPods && sample.status?.autoscaling?.scalingFrom === undefined,
+        60_000,
+      );
+      t.diagnostic(
+        `decision recorded at ${String(decidedSize)} pods, spec.parallelism ${String(landed?.parallelism)} once the refusal lifted`,
+      );
+      assert.equal(
+        await timesRecorded("AutoscalingOwnsParallelism"),
+        setBack,
+        "the operator's own late write was taken for a change by hand",
       );
 
       producer.running = false;
@@ -363,12 +499,12 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
         );
       }
       let podSeconds = 0;
-      for (const [index, sample] of samples.entries()) {
-        const next = samples[index + 1];
+      for (const [index, sample] of own.entries()) {
+        const next = own[index + 1];
         if (next !== undefined && sample.at >= started)
           podSeconds += (sample.replicas * (next.at - sample.at)) / 1000;
       }
-      const fixed = (peakSize * ((latest()?.at ?? 0) - started)) / 1000;
+      const fixed = (peakSize * ((own.at(-1)?.at ?? 0) - started)) / 1000;
       t.diagnostic(
         `${String(changes.length)} rescales (${String(downs.length)} down), ${podSeconds.toFixed(0)} pod-seconds against ${fixed.toFixed(0)} for ${String(peakSize)} fixed pods (${((100 * podSeconds) / fixed).toFixed(0)}%); ${String(producer.produced)} records, ${String(ids.length - unique.size)} duplicates`,
       );

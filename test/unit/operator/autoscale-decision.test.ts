@@ -9,7 +9,9 @@ import {
   incomingRate,
   perPodRate,
   recorded,
+  settleDeadlineMs,
   stabilized,
+  usableConcurrency,
   type AutoscaleInput,
   type PodLoad,
 } from "../../../operator/reconcile/autoscale-decision.ts";
@@ -101,12 +103,37 @@ test("a pod's rate is the lower of Little's bound and what saturated pods achiev
       40,
     ],
     [
+      "an adaptive limit that binds (slots full): Little's bound at the limit",
+      [
+        pod(80, { concurrencyLimit: 4, inFlight: 4 }),
+        pod(80, { concurrencyLimit: 6, inFlight: 6 }),
+      ],
+      (5 * 1000) / 50,
+    ],
+    [
+      "an adaptive limit that does not bind (underfed pod): Little's bound at capacity",
+      [pod(20, { concurrencyLimit: 4, inFlight: 1 })],
+      200,
+    ],
+    [
       "nothing known",
       [pod(0, { endpointLatencyMillis: undefined, inFlight: undefined, maxLagMillis: 0 })],
       undefined,
     ],
   ];
   for (const [name, pods, expected] of cases) assert.equal(perPodRate(pods, 10), expected, name);
+});
+
+test("a pod can use its capacity unless an adaptive limit below it binds", () => {
+  const cases: [load: Partial<PodLoad>, expected: number][] = [
+    [{ concurrencyLimit: 10, inFlight: 10 }, 10],
+    [{ concurrencyLimit: 4, inFlight: 3.6 }, 4],
+    [{ concurrencyLimit: 4, inFlight: 3.5 }, 10],
+    [{ concurrencyLimit: 4, inFlight: undefined }, 10],
+    [{ concurrencyLimit: undefined, inFlight: 2 }, 10],
+  ];
+  for (const [load, expected] of cases)
+    assert.equal(usableConcurrency(pod(50, load), 10), expected, JSON.stringify(load));
 });
 
 test("bounds cut the needed pods and name what cut them; the endpoint budget has the last word", () => {
@@ -222,6 +249,41 @@ test("the decision holds while pods roll, while figures are missing, and between
   );
   assert.equal(remembered.perPodPerSecond, 40, "the per-pod rate last measured stands");
   assert.equal(remembered.recommended, 5);
+});
+
+test("a pod that never runs or reports holds sizing only up to the settle deadline", () => {
+  const previous: AutoscalingStatus = {
+    current: 2,
+    lagSample: { time: at(-10).toISOString(), maxLagMillis: 0 },
+  };
+  const starved = { current: 2, settled: false, pods: [pod(200, { maxLagMillis: 60_000 })] };
+  const first = decideAutoscale(input({ ...starved, previous }));
+  assert.equal(first.current, 2);
+  assert.equal(first.unsettledSince, at(0).toISOString(), "the wait starts");
+  assert.equal(first.lagSample, undefined, "no lag sample across a hand-over");
+  assert.match(first.message ?? "", /Waiting for every processor/);
+
+  const before = at(settleDeadlineMs / 1000 - 10);
+  const waiting = decideAutoscale(input({ ...starved, previous: first, now: before }));
+  assert.equal(waiting.current, 2, "still within the deadline");
+  assert.equal(waiting.unsettledSince, first.unsettledSince, "the wait keeps its start");
+
+  const after = at(settleDeadlineMs / 1000);
+  const decided = decideAutoscale(
+    input({ ...starved, maxLagMillis: 60_000, previous: waiting, now: after }),
+  );
+  assert.ok(decided.current > 2, "sized on the pod that reports");
+  assert.equal(decided.unsettledSince, first.unsettledSince);
+  assert.match(
+    decided.message ?? "",
+    /1 of 2 processors report, the others have not run and reported for 120 s/,
+  );
+
+  const settled = decideAutoscale(
+    input({ current: decided.current, previous: decided, now: at(settleDeadlineMs / 1000 + 20) }),
+  );
+  assert.equal(settled.unsettledSince, undefined, "all report again: the wait is over");
+  assert.doesNotMatch(settled.message ?? "", /processors report/);
 });
 
 test("a budget caps the job and the status says EndpointBudget", () => {

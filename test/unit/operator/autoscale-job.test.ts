@@ -79,6 +79,33 @@ test("kubectl scale by hand is set back to the autoscaler's size, with a Warning
   assert.match(decided.events[0]?.message ?? "", /set to 5 by hand, but spec.autoscaling is on/);
 });
 
+test("the decision to rescale carries the spec value it replaces, until the scale write is seen", () => {
+  const job = jobWith({ autoscaling, parallelism: 1 });
+  const decided = autoscaleJob(job, undefined, running(1), shards(1, 200, 60_000), now);
+  assert.equal(decided?.parallelism, 3);
+  assert.equal(decided.status.scalingFrom, 1, "written to the status before spec.parallelism");
+
+  const later = new Date(now.getTime() + 20_000);
+  const pending = autoscaleJob(job, decided.status, running(3), shards(3, 100, 0), later);
+  assert.equal(pending?.parallelism, 3, "the write not seen yet is sent again");
+  assert.deepEqual(
+    pending.events.filter((event) => event.type === "Warning"),
+    [],
+    "the operator's own pending write is no change by hand",
+  );
+  assert.equal(pending.status.scalingFrom, 1);
+
+  const landed = autoscaleJob(
+    jobWith({ autoscaling, parallelism: 3 }),
+    pending.status,
+    running(3),
+    shards(3, 70, 0),
+    new Date(later.getTime() + 20_000),
+  );
+  assert.equal(landed?.status.scalingFrom, undefined, "seen: nothing pending");
+  assert.deepEqual(landed?.events, []);
+});
+
 test("figures taken while the workload rolls or before every pod reports decide nothing", () => {
   const previous = {
     current: 2,
