@@ -14,7 +14,6 @@ import {
   NetworkingV1Api,
   RbacAuthorizationV1Api,
   PatchStrategy,
-  V1MicroTime,
   setHeaderOptions,
   type KubeConfig,
   type KubernetesObject,
@@ -31,6 +30,7 @@ import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcil
 import type { WorkloadSettings } from "../reconcile/desired-workload.ts";
 import { resilientInformer, type Cache } from "./resilient-informer.ts";
 import { createWorkQueue } from "./work-queue.ts";
+import { createEventRecorder, eventsV1Sink } from "./event-recorder.ts";
 import { labelKeys, managedBySelector } from "../reconcile/labels.ts";
 
 export interface JobControllerOptions {
@@ -261,33 +261,10 @@ export async function startJobController(
       options.onWrite?.(`${kind}/scale`);
     },
     onAutoscaled: options.onAutoscaled ?? (() => undefined),
-    async recordEvent(job, type, reason, message) {
-      const namespace = job.metadata?.namespace ?? "";
-      await events.createNamespacedEvent({
-        namespace,
-        body: {
-          // Named as client-go names events: the object's name and a hexadecimal timestamp.
-          metadata: {
-            name: `${job.metadata?.name ?? "job"}.${(Date.now() * 1000 + Math.floor(Math.random() * 1000)).toString(16)}`,
-            namespace,
-          },
-          eventTime: new V1MicroTime(),
-          reportingController: "asyncenrichment.dev/operator",
-          reportingInstance: fieldManager,
-          action: "Reconcile",
-          type,
-          reason,
-          note: message.slice(0, 1024),
-          regarding: {
-            apiVersion,
-            kind,
-            name: job.metadata?.name,
-            namespace,
-            uid: job.metadata?.uid,
-          },
-        },
-      });
-    },
+    recordEvent: createEventRecorder(eventsV1Sink(events), {
+      controller: "asyncenrichment.dev/operator",
+      instance: fieldManager,
+    }),
     settings: options.settings,
     logger,
     now: () => new Date(),

@@ -1,12 +1,15 @@
 // The operator against a real API server and controller manager: it turns a job into its
-// objects, rolls on spec changes but not on scale, reports a missing Secret and recovers, writes
-// nothing on a restart, and only the elected replica acts. (No kubelet runs here: processor pods
-// stay Pending, which is what the status then says.)
+// objects, rolls on spec changes but not on scale, reports a missing Secret and recovers, records
+// a repeated Event as one series, writes nothing on a restart, and only the elected replica acts.
+// (No kubelet runs here: processor pods stay Pending, which is what the status then says.)
 import assert from "node:assert/strict";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
+import { EventsV1Api, KubeConfig } from "@kubernetes/client-node";
 import { crdPath } from "../../operator/api/crd.ts";
+import { createEventRecorder, eventsV1Sink } from "../../operator/controller/event-recorder.ts";
+import type { JobObject } from "../../operator/reconcile/reconcile-job.ts";
 import { startControlPlane, type ControlPlane } from "../cluster/control-plane.ts";
 import { startOperator, type Operator } from "../support/operator-process.ts";
 import { startTcpProxy } from "../support/tcp-proxy.ts";
@@ -30,6 +33,12 @@ interface JobView extends Meta {
     observedGeneration?: number;
     conditions?: { type: string; status: string; reason: string; message: string }[];
   };
+}
+interface EventView {
+  metadata: { name: string };
+  reason: string;
+  note: string;
+  series?: { count: number; lastObservedTime: string };
 }
 
 /** When the operator logged `message` first (its pino `time`), if it did. */
@@ -198,6 +207,32 @@ describe("the operator on a real API server", () => {
       podSpec + cluster.kubectl("get", "configmap", "orders-processor", "-o", "json"),
       /s3cr3t/,
       "no secret value in spec or ConfigMap",
+    );
+  });
+
+  test("the Event recorder patches a repeat into one Event's series, and creates one deleted meanwhile again", async () => {
+    const kubeConfig = new KubeConfig();
+    kubeConfig.loadFromFile(cluster.kubeconfig);
+    const record = createEventRecorder(eventsV1Sink(kubeConfig.makeApiClient(EventsV1Api)), {
+      controller: "asyncenrichment.dev/operator",
+      instance: "e2e",
+    });
+    const job = get<JobObject>("aej", "orders");
+    const recorded = () =>
+      get<{ items: EventView[] }>("events.events.k8s.io").items.filter(
+        (event) => event.reason === "RecordedAgain",
+      );
+    for (let occurrence = 0; occurrence < 3; occurrence++)
+      await record(job, "Warning", "RecordedAgain", "The same note each time.");
+    const [series, ...more] = recorded();
+    assert.deepEqual(more, [], "one Event");
+    assert.equal(series?.series?.count, 3);
+    assert.match(series.series.lastObservedTime, /\.\d{6}Z$/);
+    cluster.kubectl("delete", "events.events.k8s.io", series.metadata.name);
+    await record(job, "Warning", "RecordedAgain", "The same note each time.");
+    assert.deepEqual(
+      recorded().map((event) => [event.metadata.name, event.series?.count, event.note]),
+      [[series.metadata.name, 4, "The same note each time."]],
     );
   });
 
