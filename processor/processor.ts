@@ -25,7 +25,7 @@ import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
 import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
 import { createLoadTracker } from "./metrics/load-totals.ts";
-import { processingLagMillis } from "./pipeline/processing-lag.ts";
+import { processingLagMillis, readsAtTip } from "./pipeline/processing-lag.ts";
 import { deadlineFailure, internalFailure, isDrop } from "./pipeline/call-failures.ts";
 import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
 import {
@@ -201,6 +201,11 @@ export function startProcessor(
           reading.lastTakenArrivedAt,
           reading.tracker.pending,
           Date.now(),
+        ),
+        readsAtTip: readsAtTip(
+          counters.millisBehindLatest,
+          reading.tracker.pending,
+          maxPendingRecordsPerShard(config),
         ),
         concurrencyLimit: engine.limit,
         load: load.totals(),

@@ -21,6 +21,8 @@ export interface PodLoad {
   inFlight?: number | undefined;
   /** Mean latency of its successful calls over its last heartbeat interval. */
   endpointLatencyMillis?: number | undefined;
+  /** Every shard's reader takes records as they arrive: inPerSecond is its arrival rate. */
+  readsAtTip?: boolean | undefined;
 }
 
 export interface AutoscaleInput {
@@ -63,7 +65,20 @@ const maxLagSlope = 0.5;
 const maxHistory = 32;
 
 /**
- * Records arriving per second. A job whose processing lags L seconds behind an arrival rate λ has
+ * Records arriving per second, as read: while every reader takes records as they arrive (at the
+ * tip, its read-ahead not full), what they read is what arrives, whatever waits in the pods.
+ * Undefined while a reader is behind or paused (it reads faster or slower than arrivals), or no
+ * pod says.
+ */
+export function readRate(pods: readonly PodLoad[]): number | undefined {
+  if (!pods.some((pod) => pod.readsAtTip === true)) return undefined;
+  if (pods.some((pod) => pod.readsAtTip === false)) return undefined;
+  return pods.reduce((sum, pod) => sum + pod.inPerSecond, 0);
+}
+
+/**
+ * Records arriving per second, from the lag when the readers are behind (readRate is undefined).
+ * A job whose processing lags L seconds behind an arrival rate λ has
  * a backlog B ≈ λ·L, and B grows by what arrives less what is processed: λ = processed + dB/dt =
  * processed + λ·dL/dt, so λ = processed / (1 − dL/dt), with dL/dt the change of the largest shard
  * lag since the last sample. Processed, not read: a reader reads ahead of processing in bursts.
@@ -305,7 +320,7 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
       "Waiting for figures: no endpoint latency or saturated pod yet.",
     );
   const processed = input.pods.reduce((sum, pod) => sum + pod.outPerSecond, 0);
-  const incoming = incomingRate(processed, input.maxLagMillis, sample, now);
+  const incoming = readRate(input.pods) ?? incomingRate(processed, input.maxLagMillis, sample, now);
   const catchUp = (incoming * (input.maxLagMillis ?? 0)) / 1000 / spec.catchUpSeconds;
   const needed = Math.ceil((incoming + catchUp) / (perPod * spec.targetUtilization));
   const { parallelism: recommended, limitedBy } = bounded(needed, input, perPod);

@@ -65,6 +65,7 @@ interface Report {
   rateLimitShare?: number | undefined;
   inFlight?: number | undefined;
   endpointLatencyMillis?: number | undefined;
+  readsAtTip?: boolean | undefined;
 }
 
 function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Report | undefined {
@@ -84,6 +85,7 @@ function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Repor
     concurrencyLimit: progress.concurrencyLimit,
     inFlight: progress.inFlight,
     endpointLatencyMillis: progress.endpointLatencyMillis,
+    readsAtTip: progress.readsAtTip,
     rateLimitShare:
       progress.rateLimitShare === undefined
         ? undefined
@@ -119,6 +121,7 @@ const podLoad = (report: Report): PodLoad => ({
   concurrencyLimit: report.concurrencyLimit,
   inFlight: report.inFlight,
   endpointLatencyMillis: report.endpointLatencyMillis,
+  readsAtTip: report.readsAtTip,
 });
 
 export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardProgressSummary {

@@ -21,6 +21,8 @@ export interface ShardCounters {
   lastFailure: string | undefined;
   /** While calls are paused through an endpoint outage: the last outage error. */
   endpointOutage?: string | undefined;
+  /** The reader takes records as they arrive (processing-lag.ts readsAtTip). */
+  readsAtTip?: boolean;
   /** The pod's figures (the same on each of its shards): records it admits now. */
   concurrencyLimit?: number;
   /** With a rate limit: the pod's share of it, in requests per second. */

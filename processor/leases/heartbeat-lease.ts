@@ -35,6 +35,11 @@ export const processorProgressSchema = z.object({
   /** Mean calls in flight since the last heartbeat (the operator's autoscaler reads both). */
   inFlight: z.number().optional(),
   /**
+   * Every shard's reader takes records as they arrive (at the tip, not paused on a full
+   * read-ahead): inPerSecond is then the pod's arrival rate.
+   */
+  readsAtTip: z.boolean().optional(),
+  /**
    * Each shard's lag: millisBehindLatest, or the age of the record handed on last while records
    * wait in the pod (processing-lag.ts).
    */

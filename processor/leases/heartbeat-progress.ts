@@ -51,6 +51,8 @@ function addShard(
   if (counters.millisBehindLatest !== undefined) {
     figures.lagMillis[shardId] = counters.millisBehindLatest;
   }
+  if (counters.readsAtTip !== undefined)
+    figures.readsAtTip = (figures.readsAtTip ?? true) && counters.readsAtTip;
 }
 
 /** Returns the figures of now; each call is the next sample the rates are measured against. */

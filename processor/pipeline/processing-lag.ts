@@ -3,6 +3,21 @@
 // maxPendingRecordsPerShard), so while a backlog waits in memory the last read may say 0. Then
 // the age of the record handed to the engine last is the truer lag: the records behind it in the
 // shard wait for a slot. The autoscaler sizes the job from this lag.
+/** A reader whose last read was this close to the tip takes records as they arrive. */
+export const atTipMillis = 1_000;
+
+/**
+ * The shard's reader takes records as they arrive: its last read was at the tip, and it is not
+ * paused on a full read-ahead (then its last read is stale). Its read rate is then the shard's
+ * arrival rate, which the autoscaler takes over an estimate from the lag's slope.
+ */
+export const readsAtTip = (
+  millisBehindLatest: number | undefined,
+  pending: number,
+  maxPending: number,
+): boolean =>
+  millisBehindLatest !== undefined && millisBehindLatest <= atTipMillis && pending < maxPending;
+
 export function processingLagMillis(
   millisBehindLatest: number | undefined,
   /** When the record handed to the engine last arrived in the stream. */

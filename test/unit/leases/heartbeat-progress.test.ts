@@ -54,6 +54,25 @@ test("rates are measured from the previous renewal, summed over the held shards,
   assert.equal(progress().inPerSecond, 0, "a stood still; b has no previous sample");
 });
 
+test("the pod reads at the tip only while every shard's reader does", () => {
+  const figures = new Map<string, ShardCounters>([
+    ["a", counters(1, { readsAtTip: true })],
+    ["b", counters(1, { readsAtTip: true })],
+  ]);
+  const progress = createHeartbeatProgress({
+    workerId: "pod-a",
+    counters: (shardId) => figures.get(shardId),
+    held: () => figures.keys(),
+    now: () => 0,
+    wallClock: () => new Date("2026-11-30T12:00:00Z"),
+  });
+  assert.equal(progress().readsAtTip, true);
+  figures.set("b", counters(1, { readsAtTip: false }));
+  assert.equal(progress().readsAtTip, false);
+  figures.clear();
+  assert.equal(progress().readsAtTip, undefined, "no shard, nothing to say");
+});
+
 test("the pod's endpoint latency and calls in flight are means over the interval since the last renewal", () => {
   const load = (
     successes: number,

@@ -8,6 +8,7 @@ import {
   decisionIntervalMs,
   incomingRate,
   perPodRate,
+  readRate,
   recorded,
   settleDeadlineMs,
   stabilized,
@@ -71,6 +72,32 @@ test("the incoming rate is the read rate when the lag holds still, more while it
   );
   const garbled = { time: "not a time", maxLagMillis: 1_000 };
   assert.equal(incomingRate(100, 9_000, garbled, at(10)), 100, "an unreadable sample: no slope");
+});
+
+test("while every reader takes records as they arrive, the incoming rate is what they read", () => {
+  const atTip = (inPerSecond: number, outPerSecond: number): PodLoad =>
+    pod(inPerSecond, { outPerSecond, readsAtTip: true, maxLagMillis: 30_000 });
+  assert.equal(readRate([atTip(60, 35), atTip(40, 35)]), 100, "a backlog waits in the pods");
+  assert.equal(readRate([atTip(60, 35), pod(40, { readsAtTip: false })]), undefined, "one behind");
+  assert.equal(readRate([pod(60), pod(40)]), undefined, "no pod says (an older version)");
+  assert.equal(
+    readRate([atTip(60, 35), pod(40)]),
+    100,
+    "a pod that does not say (no shard, an older version) counts what it read",
+  );
+
+  // The lag grew 0.5 s/s, which alone would say twice what is processed: the reads say better.
+  const sample = { time: at(0).toISOString(), maxLagMillis: 20_000 };
+  const decided = decideAutoscale(
+    input({
+      current: 2,
+      pods: [atTip(60, 35), atTip(40, 35)],
+      maxLagMillis: 25_000,
+      previous: { current: 2, lagSample: sample },
+      now: at(10),
+    }),
+  );
+  assert.equal(decided.incomingPerSecond, 100);
 });
 
 test("a pod's rate is the lower of Little's bound and what saturated pods achieve", () => {

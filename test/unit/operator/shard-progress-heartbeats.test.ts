@@ -236,7 +236,7 @@ describe("pod figures from heartbeats", () => {
     assert.deepEqual(summary.processors, [{ pod: "pod-a", shards: 1 }]);
   });
 
-  test("each live pod's load, for the autoscaler: rates, its shards' largest lag, in-flight calls and latency", () => {
+  test("each live pod's load, for the autoscaler: rates, its shards' largest lag, in-flight calls, latency and whether it reads at the tip", () => {
     const summary = summarizeShards(
       [
         heartbeat(
@@ -247,6 +247,7 @@ describe("pod figures from heartbeats", () => {
             concurrencyLimit: 10,
             inFlight: 9.5,
             endpointLatencyMillis: 51.5,
+            readsAtTip: true,
           }),
         ),
         heartbeat("pod-old", 1_000, figures("pod-old")),
@@ -265,6 +266,7 @@ describe("pod figures from heartbeats", () => {
         concurrencyLimit: 10,
         inFlight: 9.5,
         endpointLatencyMillis: 51.5,
+        readsAtTip: true,
       },
       {
         inPerSecond: 10,
@@ -273,6 +275,7 @@ describe("pod figures from heartbeats", () => {
         concurrencyLimit: undefined,
         inFlight: undefined,
         endpointLatencyMillis: undefined,
+        readsAtTip: undefined,
       },
     ]);
     assert.equal(summary.readable, 3);

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { processingLagMillis } from "../../../processor/pipeline/processing-lag.ts";
+import {
+  atTipMillis,
+  processingLagMillis,
+  readsAtTip,
+} from "../../../processor/pipeline/processing-lag.ts";
 
 const now = Date.parse("2026-11-30T12:00:00Z");
 
@@ -18,4 +22,16 @@ test("with nothing pending, or nothing taken, the lag is millisBehindLatest", ()
     "an idle shard is not 10 minutes behind",
   );
   assert.equal(processingLagMillis(undefined, undefined, 0, now), undefined);
+});
+
+test("a reader takes records as they arrive only at the tip and not paused on a full read-ahead", () => {
+  assert.equal(readsAtTip(0, 3, 10_000), true);
+  assert.equal(readsAtTip(atTipMillis, 3, 10_000), true);
+  assert.equal(
+    readsAtTip(atTipMillis + 1, 3, 10_000),
+    false,
+    "behind: it reads faster than arrivals",
+  );
+  assert.equal(readsAtTip(0, 10_000, 10_000), false, "paused: its last read is stale");
+  assert.equal(readsAtTip(undefined, 0, 10_000), false, "not read yet");
 });
