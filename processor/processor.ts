@@ -204,8 +204,8 @@ export function startProcessor(
         ),
         readsAtTip: readsAtTip(
           counters.millisBehindLatest,
-          reading.tracker.pending,
-          maxPendingRecordsPerShard(config),
+          reading.lastReadAt === undefined ? undefined : performance.now() - reading.lastReadAt,
+          config.source.idleTimeBetweenReadsMs,
         ),
         concurrencyLimit: engine.limit,
         load: load.totals(),

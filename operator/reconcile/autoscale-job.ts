@@ -22,7 +22,24 @@ export interface Autoscaled {
   events: AutoscaleEvent[];
 }
 
-/** Every pod of the current size runs the current spec, is ready and reports on its heartbeat. */
+/**
+ * The shards have found their holders: every readable shard is held, by as many pods as can hold
+ * one, evenly (at most one shard apart). While shards move, a shard between holders is read by
+ * no one and its lag grows, which is the hand-over's and not the load's.
+ */
+function balanced(current: number, shards: ShardProgressSummary): boolean {
+  const counts = shards.processors.map((processor) => processor.shards);
+  return (
+    shards.unowned.length === 0 &&
+    counts.length === Math.min(current, shards.readable) &&
+    Math.max(...counts) - Math.min(...counts) <= 1
+  );
+}
+
+/**
+ * Every pod of the current size runs the current spec, is ready, reports on its heartbeat, and
+ * holds its share of the shards.
+ */
 function settled(
   current: number,
   deployment: V1Deployment | undefined,
@@ -34,7 +51,8 @@ function settled(
     status?.replicas === current &&
     status.readyReplicas === current &&
     status.updatedReplicas === current &&
-    shards.loads.length >= current
+    shards.loads.length >= current &&
+    balanced(current, shards)
   );
 }
 

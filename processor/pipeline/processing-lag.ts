@@ -7,16 +7,21 @@
 export const atTipMillis = 1_000;
 
 /**
- * The shard's reader takes records as they arrive: its last read was at the tip, and it is not
- * paused on a full read-ahead (then its last read is stale). Its read rate is then the shard's
- * arrival rate, which the autoscaler takes over an estimate from the lag's slope.
+ * The shard's reader takes records as they arrive: its last read was at the tip, and it reads on
+ * (its last read is at most two idle pauses old). A reader waiting for the engine to take what it
+ * read, or for its read-ahead to drain, keeps the figure of a read long past. Its read rate is then
+ * the shard's arrival rate, which the autoscaler takes over an estimate from the lag's slope.
  */
-export const readsAtTip = (
+export function readsAtTip(
   millisBehindLatest: number | undefined,
-  pending: number,
-  maxPending: number,
-): boolean =>
-  millisBehindLatest !== undefined && millisBehindLatest <= atTipMillis && pending < maxPending;
+  sinceLastReadMs: number | undefined,
+  idleTimeBetweenReadsMs: number,
+): boolean {
+  if (millisBehindLatest === undefined || sinceLastReadMs === undefined) return false;
+  return (
+    millisBehindLatest <= atTipMillis && sinceLastReadMs <= 2 * idleTimeBetweenReadsMs + atTipMillis
+  );
+}
 
 export function processingLagMillis(
   millisBehindLatest: number | undefined,

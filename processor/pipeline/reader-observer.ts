@@ -17,6 +17,7 @@ export function readerObserver(
       const reading = readings.get(shardId);
       if (reading === undefined) return;
       reading.status.recordsRead += records;
+      reading.lastReadAt = performance.now();
       reading.status.millisBehindLatest = millisBehindLatest;
       reading.status.lastError = undefined;
       metrics.recordsIn.inc(records);

@@ -26,6 +26,8 @@ export interface Reading {
   done: Promise<void>;
   /** When the record handed to the engine last arrived in the stream: the processing lag's base. */
   lastTakenArrivedAt?: Date | undefined;
+  /** When its last read (GetRecords) returned, on the monotonic clock (performance.now()). */
+  lastReadAt?: number | undefined;
 }
 
 export type ShardReadings = Map<string, Reading>;

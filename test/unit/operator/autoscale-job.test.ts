@@ -18,7 +18,11 @@ const shards = (n: number, rate: number, lag: number): ShardProgressSummary => (
   shards: 8,
   owned: 8,
   unowned: [],
-  processors: [],
+  // The 8 shards spread evenly over the n pods.
+  processors: Array.from({ length: n }, (_, index) => ({
+    pod: `pod-${String(index)}`,
+    shards: Math.floor(8 / n) + (index < 8 % n ? 1 : 0),
+  })),
   readable: 8,
   loads: Array.from({ length: n }, () => ({
     inPerSecond: rate,
@@ -106,15 +110,28 @@ test("the decision to rescale carries the spec value it replaces, until the scal
   assert.deepEqual(landed?.events, []);
 });
 
-test("figures taken while the workload rolls or before every pod reports decide nothing", () => {
+test("figures taken while the workload rolls, before every pod reports or while shards move decide nothing", () => {
   const previous = {
     current: 2,
     lagSample: { time: new Date(now.getTime() - 60_000).toISOString(), maxLagMillis: 0 },
   };
   const job = jobWith({ autoscaling, parallelism: 2 });
+  const moving = shards(2, 200, 60_000);
+  const unbalanced = {
+    ...moving,
+    processors: [
+      { pod: "pod-0", shards: 7 },
+      { pod: "pod-1", shards: 1 },
+    ],
+  };
+  const oneHolder = { ...moving, processors: [{ pod: "pod-0", shards: 8 }] };
+  const unowned = { ...moving, unowned: ["shardId-000000000007"] };
   for (const [deployment, summary] of [
     [running(1), shards(2, 200, 60_000)],
     [running(2), shards(1, 200, 60_000)],
+    [running(2), unbalanced],
+    [running(2), oneHolder],
+    [running(2), unowned],
   ] as const) {
     const decided = autoscaleJob(job, previous, deployment, summary, now);
     assert.equal(decided?.parallelism, 2);

@@ -24,14 +24,15 @@ test("with nothing pending, or nothing taken, the lag is millisBehindLatest", ()
   assert.equal(processingLagMillis(undefined, undefined, 0, now), undefined);
 });
 
-test("a reader takes records as they arrive only at the tip and not paused on a full read-ahead", () => {
-  assert.equal(readsAtTip(0, 3, 10_000), true);
-  assert.equal(readsAtTip(atTipMillis, 3, 10_000), true);
+test("a reader takes records as they arrive only at the tip and reading on", () => {
+  const idle = 1_000;
+  assert.equal(readsAtTip(0, 500, idle), true);
+  assert.equal(readsAtTip(atTipMillis, 2 * idle + atTipMillis, idle), true);
+  assert.equal(readsAtTip(atTipMillis + 1, 500, idle), false, "behind: it reads faster");
   assert.equal(
-    readsAtTip(atTipMillis + 1, 3, 10_000),
+    readsAtTip(0, 2 * idle + atTipMillis + 1, idle),
     false,
-    "behind: it reads faster than arrivals",
+    "waiting for the engine or a full read-ahead: its last read is stale",
   );
-  assert.equal(readsAtTip(0, 10_000, 10_000), false, "paused: its last read is stale");
-  assert.equal(readsAtTip(undefined, 0, 10_000), false, "not read yet");
+  assert.equal(readsAtTip(undefined, undefined, idle), false, "not read yet");
 });
