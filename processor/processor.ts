@@ -202,6 +202,14 @@ export function startProcessor(
           reading.tracker.pending,
           Date.now(),
         ),
+        ...(reading.lastTakenArrivedAt === undefined
+          ? {}
+          : {
+              taken: {
+                records: reading.taken,
+                lastArrivedAt: reading.lastTakenArrivedAt.getTime(),
+              },
+            }),
         readsAtTip: readsAtTip(
           counters.millisBehindLatest,
           reading.lastReadAt === undefined ? undefined : performance.now() - reading.lastReadAt,
@@ -244,7 +252,10 @@ export function startProcessor(
     readings,
     submit: (record) => {
       const reading = readings.get(record.shardId);
-      if (reading !== undefined) reading.lastTakenArrivedAt = record.arrivedAt;
+      if (reading !== undefined) {
+        reading.lastTakenArrivedAt = record.arrivedAt;
+        reading.taken++;
+      }
       return engine.submit(record);
     },
     handoverDrainMs:

@@ -21,8 +21,8 @@ export interface PodLoad {
   inFlight?: number | undefined;
   /** Mean latency of its successful calls over its last heartbeat interval. */
   endpointLatencyMillis?: number | undefined;
-  /** Every shard's reader takes records as they arrive: inPerSecond is its arrival rate. */
-  readsAtTip?: boolean | undefined;
+  /** Records that arrived per second in its shards, counted by their arrival times. */
+  arrivedPerSecond?: number | undefined;
 }
 
 export interface AutoscaleInput {
@@ -65,20 +65,18 @@ const maxLagSlope = 0.5;
 const maxHistory = 32;
 
 /**
- * Records arriving per second, as read: while every reader takes records as they arrive (at the
- * tip, its read-ahead not full), what they read is what arrives, whatever waits in the pods.
- * Undefined while a reader is behind or paused (it reads faster or slower than arrivals), or no
- * pod says.
+ * Records arriving per second, as the pods count them by arrival time: the rate at which the
+ * records processed now arrived, however fast they are read. Undefined unless every pod says (a
+ * pod that just took a shard, an older version).
  */
-export function readRate(pods: readonly PodLoad[]): number | undefined {
-  if (!pods.some((pod) => pod.readsAtTip === true)) return undefined;
-  if (pods.some((pod) => pod.readsAtTip === false)) return undefined;
-  return pods.reduce((sum, pod) => sum + pod.inPerSecond, 0);
+export function arrivalRate(pods: readonly PodLoad[]): number | undefined {
+  if (pods.length === 0 || pods.some((pod) => pod.arrivedPerSecond === undefined)) return undefined;
+  return pods.reduce((sum, pod) => sum + (pod.arrivedPerSecond ?? 0), 0);
 }
 
 /**
- * Records arriving per second, from the lag when the readers are behind (readRate is undefined).
- * A job whose processing lags L seconds behind an arrival rate λ has
+ * Records arriving per second, from the lag when the pods do not count arrivals (arrivalRate is
+ * undefined). A job whose processing lags L seconds behind an arrival rate λ has
  * a backlog B ≈ λ·L, and B grows by what arrives less what is processed: λ = processed + dB/dt =
  * processed + λ·dL/dt, so λ = processed / (1 − dL/dt), with dL/dt the change of the largest shard
  * lag since the last sample. Processed, not read: a reader reads ahead of processing in bursts.
@@ -320,7 +318,8 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
       "Waiting for figures: no endpoint latency or saturated pod yet.",
     );
   const processed = input.pods.reduce((sum, pod) => sum + pod.outPerSecond, 0);
-  const incoming = readRate(input.pods) ?? incomingRate(processed, input.maxLagMillis, sample, now);
+  const incoming =
+    arrivalRate(input.pods) ?? incomingRate(processed, input.maxLagMillis, sample, now);
   const catchUp = (incoming * (input.maxLagMillis ?? 0)) / 1000 / spec.catchUpSeconds;
   const needed = Math.ceil((incoming + catchUp) / (perPod * spec.targetUtilization));
   const { parallelism: recommended, limitedBy } = bounded(needed, input, perPod);

@@ -65,7 +65,7 @@ interface Report {
   rateLimitShare?: number | undefined;
   inFlight?: number | undefined;
   endpointLatencyMillis?: number | undefined;
-  readsAtTip?: boolean | undefined;
+  arrivedPerSecond?: number | undefined;
 }
 
 function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Report | undefined {
@@ -85,7 +85,7 @@ function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Repor
     concurrencyLimit: progress.concurrencyLimit,
     inFlight: progress.inFlight,
     endpointLatencyMillis: progress.endpointLatencyMillis,
-    readsAtTip: progress.readsAtTip,
+    arrivedPerSecond: progress.arrivedPerSecond,
     rateLimitShare:
       progress.rateLimitShare === undefined
         ? undefined
@@ -121,7 +121,7 @@ const podLoad = (report: Report): PodLoad => ({
   concurrencyLimit: report.concurrencyLimit,
   inFlight: report.inFlight,
   endpointLatencyMillis: report.endpointLatencyMillis,
-  readsAtTip: report.readsAtTip,
+  arrivedPerSecond: report.arrivedPerSecond,
 });
 
 export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardProgressSummary {

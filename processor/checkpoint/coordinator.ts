@@ -23,6 +23,8 @@ export interface ShardCounters {
   endpointOutage?: string | undefined;
   /** The reader takes records as they arrive (processing-lag.ts readsAtTip). */
   readsAtTip?: boolean;
+  /** Records handed to the engine so far, and when the last of them arrived (epoch ms). */
+  taken?: { records: number; lastArrivedAt: number };
   /** The pod's figures (the same on each of its shards): records it admits now. */
   concurrencyLimit?: number;
   /** With a rate limit: the pod's share of it, in requests per second. */

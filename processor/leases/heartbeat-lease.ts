@@ -35,10 +35,10 @@ export const processorProgressSchema = z.object({
   /** Mean calls in flight since the last heartbeat (the operator's autoscaler reads both). */
   inFlight: z.number().optional(),
   /**
-   * Every shard's reader takes records as they arrive (at the tip, not paused on a full
-   * read-ahead): inPerSecond is then the pod's arrival rate.
+   * Records that arrived per second in the shards it holds, counted by their arrival times (the
+   * rate at which the records it processes now arrived), when known for every shard.
    */
-  readsAtTip: z.boolean().optional(),
+  arrivedPerSecond: z.number().optional(),
   /**
    * Each shard's lag: millisBehindLatest, or the age of the record handed on last while records
    * wait in the pod (processing-lag.ts).

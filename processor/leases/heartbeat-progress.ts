@@ -1,7 +1,8 @@
 // The figures a processor writes on its heartbeat at each renewal: records in, out and failed per
 // second summed over the shards it holds (rates since the previous renewal), the last failure and
 // read error with their shard, the lag per shard, and the pod's mean endpoint latency and calls in
-// flight over the interval (for the operator's autoscaler).
+// flight over the interval and the rate at which its records arrived (for the operator's
+// autoscaler).
 import type { ShardCounters } from "../checkpoint/coordinator.ts";
 import { loadFigures, type LoadTotals } from "../metrics/load-totals.ts";
 import type { ProcessorProgress } from "./heartbeat-lease.ts";
@@ -19,6 +20,29 @@ export interface HeartbeatProgressOptions {
 interface Sample {
   counters: ShardCounters;
   at: number;
+  arrivedPerSecond: number | undefined;
+}
+
+/**
+ * Records that arrived in the shard per second, counted by their arrival times: the records handed
+ * on since the last sample over the arrival times they span. Exact however fast they are read (a
+ * backlog read after a hand-over, a reader that waits for the engine): it is the rate at which the
+ * records now processed arrived. With nothing handed on, 0 while the reader is at the tip (nothing
+ * arrived), else the last figure stands (the reader waits); undefined until a shard has two
+ * samples with records between them.
+ */
+export function shardArrivalRate(
+  counters: ShardCounters,
+  previous: Sample | undefined,
+): number | undefined {
+  const now = counters.taken;
+  const before = previous?.counters.taken;
+  if (now === undefined || before === undefined) return undefined;
+  const records = now.records - before.records;
+  const seconds = (now.lastArrivedAt - before.lastArrivedAt) / 1000;
+  if (records > 0 && seconds > 0) return records / seconds;
+  if (records === 0 && counters.readsAtTip === true) return 0;
+  return previous?.arrivedPerSecond;
 }
 
 /** Adds one shard's counters, against its previous sample, to the processor's figures. */
@@ -51,8 +75,6 @@ function addShard(
   if (counters.millisBehindLatest !== undefined) {
     figures.lagMillis[shardId] = counters.millisBehindLatest;
   }
-  if (counters.readsAtTip !== undefined)
-    figures.readsAtTip = (figures.readsAtTip ?? true) && counters.readsAtTip;
 }
 
 /** Returns the figures of now; each call is the next sample the rates are measured against. */
@@ -77,12 +99,21 @@ export function createHeartbeatProgress(
       if (!held.has(shardId)) samples.delete(shardId);
     }
     let load: LoadTotals | undefined;
+    const arrivals: (number | undefined)[] = [];
     for (const shardId of held) {
       const counters = options.counters(shardId);
       if (counters === undefined) continue;
-      addShard(figures, shardId, counters, samples.get(shardId), at);
-      samples.set(shardId, { counters, at });
+      const previous = samples.get(shardId);
+      addShard(figures, shardId, counters, previous, at);
+      const arrivedPerSecond = shardArrivalRate(counters, previous);
+      arrivals.push(arrivedPerSecond);
+      samples.set(shardId, { counters, at, arrivedPerSecond });
       load ??= counters.load;
+    }
+    // Only when every shard's is known: a shard just taken would count as none arriving.
+    if (arrivals.length > 0 && arrivals.every((rate) => rate !== undefined)) {
+      figures.arrivedPerSecond =
+        Math.round(arrivals.reduce((sum, rate) => sum + rate, 0) * 10) / 10;
     }
     if (load !== undefined) {
       Object.assign(figures, loadFigures(previousLoad, load));

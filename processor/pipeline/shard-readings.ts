@@ -26,6 +26,8 @@ export interface Reading {
   done: Promise<void>;
   /** When the record handed to the engine last arrived in the stream: the processing lag's base. */
   lastTakenArrivedAt?: Date | undefined;
+  /** Records handed to the engine: with their arrival times, the shard's arrival rate. */
+  taken: number;
   /** When its last read (GetRecords) returned, on the monotonic clock (performance.now()). */
   lastReadAt?: number | undefined;
 }

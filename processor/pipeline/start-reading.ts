@@ -29,6 +29,7 @@ export function newReading(shardId: string, startAfter: string | undefined): Rea
     },
     aborter: new AbortController(),
     done: Promise.resolve(),
+    taken: 0,
   };
 }
 

@@ -54,10 +54,13 @@ test("rates are measured from the previous renewal, summed over the held shards,
   assert.equal(progress().inPerSecond, 0, "a stood still; b has no previous sample");
 });
 
-test("the pod reads at the tip only while every shard's reader does", () => {
+test("arrivals are counted by arrival time: records handed on over the arrival times they span", () => {
+  const t0 = Date.parse("2026-11-30T12:00:00Z");
+  const taken = (records: number, arrivedSeconds: number, more: Partial<ShardCounters> = {}) =>
+    counters(records, { taken: { records, lastArrivedAt: t0 + arrivedSeconds * 1000 }, ...more });
   const figures = new Map<string, ShardCounters>([
-    ["a", counters(1, { readsAtTip: true })],
-    ["b", counters(1, { readsAtTip: true })],
+    ["a", taken(100, 0)],
+    ["b", taken(10, 0)],
   ]);
   const progress = createHeartbeatProgress({
     workerId: "pod-a",
@@ -66,11 +69,20 @@ test("the pod reads at the tip only while every shard's reader does", () => {
     now: () => 0,
     wallClock: () => new Date("2026-11-30T12:00:00Z"),
   });
-  assert.equal(progress().readsAtTip, true);
-  figures.set("b", counters(1, { readsAtTip: false }));
-  assert.equal(progress().readsAtTip, false);
-  figures.clear();
-  assert.equal(progress().readsAtTip, undefined, "no shard, nothing to say");
+  assert.equal(progress().arrivedPerSecond, undefined, "one sample spans nothing");
+
+  // a: a backlog read fast, 200 records that arrived over 20 s; b: 30 records over 3 s.
+  figures.set("a", taken(300, 20));
+  figures.set("b", taken(40, 3));
+  assert.equal(progress().arrivedPerSecond, 10 + 10);
+
+  // a waits for the engine: nothing handed on, its last figure stands; b at the tip, idle: 0.
+  figures.set("a", taken(300, 20, { readsAtTip: false }));
+  figures.set("b", taken(40, 3, { readsAtTip: true }));
+  assert.equal(progress().arrivedPerSecond, 10);
+
+  figures.set("c", taken(5, 30));
+  assert.equal(progress().arrivedPerSecond, undefined, "a shard just taken: not known yet");
 });
 
 test("the pod's endpoint latency and calls in flight are means over the interval since the last renewal", () => {

@@ -8,7 +8,7 @@ import {
   decisionIntervalMs,
   incomingRate,
   perPodRate,
-  readRate,
+  arrivalRate,
   recorded,
   settleDeadlineMs,
   stabilized,
@@ -74,24 +74,19 @@ test("the incoming rate is the read rate when the lag holds still, more while it
   assert.equal(incomingRate(100, 9_000, garbled, at(10)), 100, "an unreadable sample: no slope");
 });
 
-test("while every reader takes records as they arrive, the incoming rate is what they read", () => {
-  const atTip = (inPerSecond: number, outPerSecond: number): PodLoad =>
-    pod(inPerSecond, { outPerSecond, readsAtTip: true, maxLagMillis: 30_000 });
-  assert.equal(readRate([atTip(60, 35), atTip(40, 35)]), 100, "a backlog waits in the pods");
-  assert.equal(readRate([atTip(60, 35), pod(40, { readsAtTip: false })]), undefined, "one behind");
-  assert.equal(readRate([pod(60), pod(40)]), undefined, "no pod says (an older version)");
-  assert.equal(
-    readRate([atTip(60, 35), pod(40)]),
-    100,
-    "a pod that does not say (no shard, an older version) counts what it read",
-  );
+test("when every pod counts its records' arrivals, the incoming rate is their sum", () => {
+  const counting = (arrivedPerSecond: number): PodLoad =>
+    pod(arrivedPerSecond * 3, { outPerSecond: 35, arrivedPerSecond, maxLagMillis: 30_000 });
+  assert.equal(arrivalRate([counting(60), counting(40)]), 100, "read three times as fast");
+  assert.equal(arrivalRate([counting(60), pod(40)]), undefined, "one pod does not say");
+  assert.equal(arrivalRate([]), undefined);
 
-  // The lag grew 0.5 s/s, which alone would say twice what is processed: the reads say better.
+  // The lag grew 0.5 s/s, which alone would say twice what is processed: the arrivals say better.
   const sample = { time: at(0).toISOString(), maxLagMillis: 20_000 };
   const decided = decideAutoscale(
     input({
       current: 2,
-      pods: [atTip(60, 35), atTip(40, 35)],
+      pods: [counting(60), counting(40)],
       maxLagMillis: 25_000,
       previous: { current: 2, lagSample: sample },
       now: at(10),

@@ -236,7 +236,7 @@ describe("pod figures from heartbeats", () => {
     assert.deepEqual(summary.processors, [{ pod: "pod-a", shards: 1 }]);
   });
 
-  test("each live pod's load, for the autoscaler: rates, its shards' largest lag, in-flight calls, latency and whether it reads at the tip", () => {
+  test("each live pod's load, for the autoscaler: rates, its shards' largest lag, in-flight calls, latency and the rate its records arrived", () => {
     const summary = summarizeShards(
       [
         heartbeat(
@@ -247,7 +247,7 @@ describe("pod figures from heartbeats", () => {
             concurrencyLimit: 10,
             inFlight: 9.5,
             endpointLatencyMillis: 51.5,
-            readsAtTip: true,
+            arrivedPerSecond: 12.5,
           }),
         ),
         heartbeat("pod-old", 1_000, figures("pod-old")),
@@ -266,7 +266,7 @@ describe("pod figures from heartbeats", () => {
         concurrencyLimit: 10,
         inFlight: 9.5,
         endpointLatencyMillis: 51.5,
-        readsAtTip: true,
+        arrivedPerSecond: 12.5,
       },
       {
         inPerSecond: 10,
@@ -275,7 +275,7 @@ describe("pod figures from heartbeats", () => {
         concurrencyLimit: undefined,
         inFlight: undefined,
         endpointLatencyMillis: undefined,
-        readsAtTip: undefined,
+        arrivedPerSecond: undefined,
       },
     ]);
     assert.equal(summary.readable, 3);
