@@ -25,6 +25,6 @@ export { toShardLease, type ShardLease } from "./leases/shard-lease.ts";
 export { loadKubeConfig } from "./leases/kube-config.ts";
 export { isTlsFailureReason } from "./http/tls-failure.ts";
 export { createLogger } from "./logger.ts";
-export { apiStatusCode, unlessNotFound } from "./util/api-status.ts";
+export { apiErrorMessage, apiStatusCode, unlessNotFound } from "./util/api-status.ts";
 export { backoffCeiling } from "./util/backoff.ts";
 export { pause } from "./util/pause.ts";

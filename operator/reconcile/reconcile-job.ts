@@ -12,7 +12,7 @@ import type {
   V1Secret,
 } from "@kubernetes/client-node";
 import type { Logger } from "pino";
-import { describeIssues } from "../../processor/contract.ts";
+import { apiErrorMessage, describeIssues } from "../../processor/contract.ts";
 import { jobSpecSchema } from "../api/job-schema.ts";
 import type { AutoscalingStatus } from "../api/autoscaling-status-schema.ts";
 import type { JobStatus } from "../api/status-schema.ts";
@@ -234,7 +234,7 @@ async function writeParallelism(
       object,
       "Warning",
       "FailedUpdateScale",
-      `Could not set spec.parallelism to ${String(parallelism)} through the scale subresource: ${error instanceof Error ? error.message : String(error)}. The processors run ${String(parallelism)} pods meanwhile and the write is retried; check that the operator may patch asyncenrichmentjobs/scale (the Helm chart's ClusterRole grants it) and that no admission policy refuses it.`,
+      `Could not set spec.parallelism to ${String(parallelism)} through the scale subresource: ${apiErrorMessage(error)}. The processors run ${String(parallelism)} pods meanwhile and the write is retried; check that the operator may patch asyncenrichmentjobs/scale (the Helm chart's ClusterRole grants it) and that no admission policy refuses it.`,
     );
     return error instanceof Error ? error : new Error(String(error));
   }

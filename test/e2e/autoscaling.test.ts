@@ -8,8 +8,9 @@
 // what the peak calls for at the per-pod rate it measured, the lag comes back under 5 s within
 // the catch-up time (with slack), the ramp down shrinks it only after the stabilization window
 // with at most one scale-down per window, an endpoint budget of 2 x capacity caps it at 2 pods
-// with the status saying EndpointBudget, a kubectl scale by hand is set back with an Event, and
-// no record is lost. Printed: time to catch up, rescales, pod-seconds against a job fixed at the
+// with the status saying EndpointBudget, a kubectl scale by hand is set back with an Event, the
+// decision is recorded before it is acted on (status and scale writes refused in turn by
+// ValidatingAdmissionPolicies), and no record is lost. Printed: time to catch up, rescales, pod-seconds against a job fixed at the
 // peak size.
 import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -262,253 +263,246 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
     await emulator.stop();
   });
 
-  test(
-    `ramp ${String(quiet)} -> ${String(peak)} -> ${String(quiet)} records/s: grows as its figures call for, catches up, shrinks once after the window; a budget caps it`,
-    {
-      // Seen on the last run: 7 pods where 100 records/s at 36 per pod call for 3.1 (4 with the
-      // backlog). After a scale-up, a new holder re-reads its shards from their checkpoints, so the
-      // largest lag jumps and its slope makes the incoming estimate overshoot once.
-      todo: "the incoming estimate overshoots after a hand-over: the lag's slope right after a rescale is not the load's",
-    },
-    async (t: TestContext) => {
-      producer.rate = quiet;
-      startProducing();
-      await apply(job());
-      startSampling();
-      await waitForSample(
-        "the job running on one pod",
-        (sample) => sample.status?.readyReplicas === 1 && sample.status.autoscaling !== undefined,
-        120_000,
-      );
-      const started = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 20_000));
-      assert.equal(latest()?.parallelism, 1, `${String(quiet)} records/s needs one pod`);
+  test(`ramp ${String(quiet)} -> ${String(peak)} -> ${String(quiet)} records/s: grows as its figures call for, catches up, shrinks once after the window; a budget caps it`, async (t: TestContext) => {
+    producer.rate = quiet;
+    startProducing();
+    await apply(job());
+    startSampling();
+    await waitForSample(
+      "the job running on one pod",
+      (sample) => sample.status?.readyReplicas === 1 && sample.status.autoscaling !== undefined,
+      120_000,
+    );
+    const started = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+    assert.equal(latest()?.parallelism, 1, `${String(quiet)} records/s needs one pod`);
 
-      const rampUp = performance.now();
-      producer.rate = peak;
-      const grown = await waitForSample(
-        "the job grown past one pod",
-        (sample) =>
-          sample.parallelism >= 2 && sample.status?.autoscaling?.perPodPerSecond !== undefined,
-        120_000,
-      );
-      const firstScaleUp = samples.find((sample) => sample.at > rampUp && sample.parallelism > 1);
-      const caughtUp = await waitForSample(
-        `the lag back under ${String(lagTargetMs)} ms at ${String(grown?.parallelism)} pods`,
-        (sample) =>
-          sample.at > (grown?.at ?? 0) + 5_000 &&
-          sample.lagMillis !== undefined &&
-          sample.lagMillis < lagTargetMs,
-        autoscaling.catchUpSeconds * 1500,
-      );
-      const catchUpSeconds = ((caughtUp?.at ?? 0) - (firstScaleUp?.at ?? 0)) / 1000;
-      const peakSize = Math.max(...samples.map((sample) => sample.parallelism));
-      t.diagnostic(
-        `${String(peak)} records/s: first scale-up ${(((firstScaleUp?.at ?? 0) - rampUp) / 1000).toFixed(0)} s after the ramp, ${String(peakSize)} pods at most, lag under ${String(lagTargetMs)} ms ${catchUpSeconds.toFixed(0)} s after the first scale-up (catch-up time ${String(autoscaling.catchUpSeconds)} s)`,
-      );
-      t.diagnostic(`at the peak: ${caughtUp?.status?.autoscaling?.message ?? ""}`);
-      for (const [index, sample] of samples.entries()) {
-        const before = samples[index - 1];
-        if (before !== undefined && sample.parallelism !== before.parallelism)
-          t.diagnostic(
-            `+${((sample.at - rampUp) / 1000).toFixed(0)} s ${String(before.parallelism)} -> ${String(sample.parallelism)}: ${sample.status?.autoscaling?.message ?? ""}`,
-          );
-      }
-      const perPod = grown?.status?.autoscaling?.perPodPerSecond ?? 0;
-      const calledFor = peak / (perPod * autoscaling.targetUtilization);
-      t.diagnostic(
-        `a pod did ${String(perPod)} records/s (Little's bound ${String((capacity * 1000) / latencyMs)}): ${String(peak)} records/s call for ${calledFor.toFixed(1)} pods, more with a backlog; catch-up within ${String(autoscaling.catchUpSeconds)} s ${catchUpSeconds <= autoscaling.catchUpSeconds ? "met" : "missed"}`,
-      );
-      assert.ok(
-        peakSize >= Math.min(shards, Math.max(2, Math.floor(calledFor))),
-        `grew to ${String(peakSize)} pods only`,
-      );
-      assert.ok(
-        peakSize <= Math.min(shards, Math.ceil(1.5 * calledFor) + 1),
-        `grew to ${String(peakSize)} pods, past what 1.5 x the peak calls for`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 15_000));
-
-      const rampDown = performance.now();
-      producer.rate = quiet;
-      // Down to what the quiet load calls for: one pod. A step down to what the peak called for
-      // once its backlog was read may come earlier; it is not the ramp down's.
-      const shrunk = await waitForSample(
-        "the job shrunk to one pod after the ramp down",
-        (sample) => sample.parallelism === autoscaling.minParallelism,
-        (autoscaling.scaleDownStabilizationSeconds + 60) * 1000,
-      );
-      const shrinkSeconds = ((shrunk?.at ?? 0) - rampDown) / 1000;
-      t.diagnostic(
-        `${String(quiet)} records/s: ${String(peakSize)} -> ${String(shrunk?.parallelism)} pods ${shrinkSeconds.toFixed(0)} s after the ramp down (window ${String(autoscaling.scaleDownStabilizationSeconds)} s)`,
-      );
-      assert.ok(
-        shrinkSeconds >= autoscaling.scaleDownStabilizationSeconds,
-        `shrunk ${shrinkSeconds.toFixed(0)} s after the ramp down, within the window`,
-      );
-      await new Promise((resolve) => setTimeout(resolve, 20_000));
-
-      const budgetPods = 2;
-      const budget = budgetPods * capacity;
-      await apply(job(budget));
-      producer.rate = peak;
-      const capped = await waitForSample(
-        "the job capped by the endpoint budget",
-        (sample) =>
-          sample.status?.autoscaling?.limitedBy === "EndpointBudget" &&
-          sample.parallelism === budgetPods,
-        120_000,
-      );
-      t.diagnostic(
-        `with maxEndpointConcurrency ${String(budget)}: ${capped?.status?.autoscaling?.message ?? ""}`,
-      );
-      t.diagnostic(
-        `kubectl get aej -o wide:\n${await kubectl("get", "aej", "autoscaled", "-o", "wide")}`,
-      );
-      const cappedAt = capped?.at ?? 0;
-      await new Promise((resolve) => setTimeout(resolve, 15_000));
-      assert.ok(
-        samples
-          .filter((sample) => sample.at >= cappedAt)
-          .every((sample) => sample.parallelism <= budgetPods),
-        `the budget held the job at ${String(budgetPods)} pods`,
-      );
-
-      await kubectl("scale", "aej/autoscaled", "--replicas=7");
-      const scaledByHand = performance.now();
-      await waitForSample(
-        "a kubectl scale by hand set back to the autoscaler's size",
-        (sample) => sample.at > scaledByHand && sample.parallelism === budgetPods,
-        30_000,
-      );
-      const recorded = await waitFor(
-        async () =>
-          (
-            JSON.parse(await kubectl("get", "events", "-o", "json")) as {
-              items: { reason?: string; message?: string; note?: string }[];
-            }
-          ).items,
-        (items) => items.some((event) => event.reason === "AutoscalingOwnsParallelism"),
-        {
-          timeoutMs: 30_000,
-          what: "the Event saying autoscaling owns parallelism",
-          intervalMs: 1_000,
-        },
-      );
-      const rescaleEvents = recorded.filter(
-        (event) => event.reason === "ScaledUp" || event.reason === "ScaledDown",
-      );
-      t.diagnostic(
-        `Events: ${String(rescaleEvents.length)} rescales; ${recorded.find((event) => event.reason === "AutoscalingOwnsParallelism")?.message ?? ""}`,
-      );
-
-      // The decision is written to the status before spec.parallelism. With status writes refused,
-      // lifting the budget at the peak scales nothing: no half-done rescale to undo later.
-      const setBack = await timesRecorded("AutoscalingOwnsParallelism");
-      const allowStatus = await refuse("status");
-      await apply(job());
-      const refusedAt = performance.now();
-      await new Promise((resolve) => setTimeout(resolve, 15_000));
-      assert.ok(
-        samples
-          .filter((sample) => sample.at >= refusedAt)
-          .every((sample) => sample.parallelism === budgetPods),
-        "spec.parallelism moved while the decision could not be recorded",
-      );
-      assert.equal(
-        await deploymentReplicas(),
-        budgetPods,
-        "the Deployment moved while the decision could not be recorded",
-      );
-
-      // With the status written and the scale write refused, the pods follow the decision; the
-      // write is retried, and once it lands it is not taken for a change by hand.
-      const allowScale = await refuse("scale");
-      await allowStatus();
-      const pending = await waitForSample(
-        "the decision recorded with spec.parallelism refused",
-        (sample) =>
-          (sample.status?.autoscaling?.current ?? 0) > budgetPods &&
-          sample.status?.autoscaling?.scalingFrom === budgetPods,
-        60_000,
-      );
-      const decidedSize = pending?.status?.autoscaling?.current ?? 0;
-      assert.equal(pending?.parallelism, budgetPods, "spec.parallelism written past the refusal");
-      await waitFor(deploymentReplicas, (replicas) => replicas === decidedSize, {
-        timeoutMs: 30_000,
-        what: `the Deployment at the decided ${String(decidedSize)} pods`,
-        intervalMs: 1_000,
-      });
-      const failed = await waitFor(
-        () => events("FailedUpdateScale"),
-        (found) => found.length > 0,
-        { timeoutMs: 30_000, what: "the FailedUpdateScale Event", intervalMs: 1_000 },
-      );
-      t.diagnostic(`scale write refused: ${failed[0]?.note ?? ""}`);
-      await allowScale();
-      const landed = await waitForSample(
-        "the refused scale write landed",
-        (sample) =>
-          sample.parallelism > budgetPods && sample.status?.autoscaling?.scalingFrom === undefined,
-        60_000,
-      );
-      t.diagnostic(
-        `decision recorded at ${String(decidedSize)} pods, spec.parallelism ${String(landed?.parallelism)} once the refusal lifted`,
-      );
-      assert.equal(
-        await timesRecorded("AutoscalingOwnsParallelism"),
-        setBack,
-        "the operator's own late write was taken for a change by hand",
-      );
-
-      producer.running = false;
-      await producer.done;
-      const ids = await waitFor(
-        async () =>
-          [
-            ...(await readAllRecords(emulator.client, streams.sink)),
-            ...(await readAllRecords(emulator.client, streams.deadLetter)),
-          ].map((record) => decodeId(record.data)),
-        (found) => new Set(found).size >= producer.produced,
-        {
-          timeoutMs: 120_000,
-          what: `all ${String(producer.produced)} records written`,
-          intervalMs: 2_000,
-        },
-      );
-      sampler.running = false;
-      await sampler.done;
-      const unique = new Set(ids);
-      assert.equal(unique.size, producer.produced, "every record produced reached the sink");
-
-      // Rescales and pod-seconds over the ramp, against a job fixed at the peak size.
-      // The autoscaler's own rescales: up to the scale by hand, which it then set back.
-      const own = samples.filter((sample) => sample.at < scaledByHand);
-      const changes = own
-        .slice(1)
-        .filter((sample, index) => sample.parallelism !== own[index]?.parallelism);
-      const downs = own
-        .slice(1)
-        .filter((sample, index) => sample.parallelism < (own[index]?.parallelism ?? 0));
-      for (let index = 1; index < downs.length; index++) {
-        const gap = ((downs[index]?.at ?? 0) - (downs[index - 1]?.at ?? 0)) / 1000;
-        // The window counts from the operator's decision; sampling each second blurs it by 2 s.
-        assert.ok(
-          gap >= autoscaling.scaleDownStabilizationSeconds - 2,
-          `two scale-downs ${gap.toFixed(0)} s apart, within one window`,
+    const rampUp = performance.now();
+    producer.rate = peak;
+    const grown = await waitForSample(
+      "the job grown past one pod",
+      (sample) =>
+        sample.parallelism >= 2 && sample.status?.autoscaling?.perPodPerSecond !== undefined,
+      120_000,
+    );
+    const firstScaleUp = samples.find((sample) => sample.at > rampUp && sample.parallelism > 1);
+    const caughtUp = await waitForSample(
+      `the lag back under ${String(lagTargetMs)} ms at ${String(grown?.parallelism)} pods`,
+      (sample) =>
+        sample.at > (grown?.at ?? 0) + 5_000 &&
+        sample.lagMillis !== undefined &&
+        sample.lagMillis < lagTargetMs,
+      autoscaling.catchUpSeconds * 1500,
+    );
+    const catchUpSeconds = ((caughtUp?.at ?? 0) - (firstScaleUp?.at ?? 0)) / 1000;
+    const peakSize = Math.max(...samples.map((sample) => sample.parallelism));
+    t.diagnostic(
+      `${String(peak)} records/s: first scale-up ${(((firstScaleUp?.at ?? 0) - rampUp) / 1000).toFixed(0)} s after the ramp, ${String(peakSize)} pods at most, lag under ${String(lagTargetMs)} ms ${catchUpSeconds.toFixed(0)} s after the first scale-up (catch-up time ${String(autoscaling.catchUpSeconds)} s)`,
+    );
+    t.diagnostic(`at the peak: ${caughtUp?.status?.autoscaling?.message ?? ""}`);
+    for (const [index, sample] of samples.entries()) {
+      const before = samples[index - 1];
+      if (before !== undefined && sample.parallelism !== before.parallelism)
+        t.diagnostic(
+          `+${((sample.at - rampUp) / 1000).toFixed(0)} s ${String(before.parallelism)} -> ${String(sample.parallelism)}: ${sample.status?.autoscaling?.message ?? ""}`,
         );
-      }
-      let podSeconds = 0;
-      for (const [index, sample] of own.entries()) {
-        const next = own[index + 1];
-        if (next !== undefined && sample.at >= started)
-          podSeconds += (sample.replicas * (next.at - sample.at)) / 1000;
-      }
-      const fixed = (peakSize * ((own.at(-1)?.at ?? 0) - started)) / 1000;
-      t.diagnostic(
-        `${String(changes.length)} rescales (${String(downs.length)} down), ${podSeconds.toFixed(0)} pod-seconds against ${fixed.toFixed(0)} for ${String(peakSize)} fixed pods (${((100 * podSeconds) / fixed).toFixed(0)}%); ${String(producer.produced)} records, ${String(ids.length - unique.size)} duplicates`,
+    }
+    const perPod = grown?.status?.autoscaling?.perPodPerSecond ?? 0;
+    const calledFor = peak / (perPod * autoscaling.targetUtilization);
+    t.diagnostic(
+      `a pod did ${String(perPod)} records/s (Little's bound ${String((capacity * 1000) / latencyMs)}): ${String(peak)} records/s call for ${calledFor.toFixed(1)} pods, more with a backlog; catch-up within ${String(autoscaling.catchUpSeconds)} s ${catchUpSeconds <= autoscaling.catchUpSeconds ? "met" : "missed"}`,
+    );
+    assert.ok(
+      peakSize >= Math.min(shards, Math.max(2, Math.floor(calledFor))),
+      `grew to ${String(peakSize)} pods only`,
+    );
+    // The issue's "4 or 5 pods" where 3.2 are called for: one more than the load at most, for
+    // the backlog gathered before the first scale-up.
+    assert.ok(
+      peakSize <= Math.min(shards, Math.ceil(calledFor) + 1),
+      `grew to ${String(peakSize)} pods where the peak calls for ${calledFor.toFixed(1)}`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+
+    const rampDown = performance.now();
+    producer.rate = quiet;
+    // Down to what the quiet load calls for: one pod. A step down to what the peak called for
+    // once its backlog was read may come earlier; it is not the ramp down's.
+    const shrunk = await waitForSample(
+      "the job shrunk to one pod after the ramp down",
+      (sample) => sample.parallelism === autoscaling.minParallelism,
+      (autoscaling.scaleDownStabilizationSeconds + 60) * 1000,
+    );
+    const shrinkSeconds = ((shrunk?.at ?? 0) - rampDown) / 1000;
+    t.diagnostic(
+      `${String(quiet)} records/s: ${String(peakSize)} -> ${String(shrunk?.parallelism)} pods ${shrinkSeconds.toFixed(0)} s after the ramp down (window ${String(autoscaling.scaleDownStabilizationSeconds)} s)`,
+    );
+    assert.ok(
+      shrinkSeconds >= autoscaling.scaleDownStabilizationSeconds,
+      `shrunk ${shrinkSeconds.toFixed(0)} s after the ramp down, within the window`,
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20_000));
+
+    const budgetPods = 2;
+    const budget = budgetPods * capacity;
+    await apply(job(budget));
+    producer.rate = peak;
+    const capped = await waitForSample(
+      "the job capped by the endpoint budget",
+      (sample) =>
+        sample.status?.autoscaling?.limitedBy === "EndpointBudget" &&
+        sample.parallelism === budgetPods,
+      120_000,
+    );
+    t.diagnostic(
+      `with maxEndpointConcurrency ${String(budget)}: ${capped?.status?.autoscaling?.message ?? ""}`,
+    );
+    t.diagnostic(
+      `kubectl get aej -o wide:\n${await kubectl("get", "aej", "autoscaled", "-o", "wide")}`,
+    );
+    const cappedAt = capped?.at ?? 0;
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    assert.ok(
+      samples
+        .filter((sample) => sample.at >= cappedAt)
+        .every((sample) => sample.parallelism <= budgetPods),
+      `the budget held the job at ${String(budgetPods)} pods`,
+    );
+
+    await kubectl("scale", "aej/autoscaled", "--replicas=7");
+    const scaledByHand = performance.now();
+    await waitForSample(
+      "a kubectl scale by hand set back to the autoscaler's size",
+      (sample) => sample.at > scaledByHand && sample.parallelism === budgetPods,
+      30_000,
+    );
+    const recorded = await waitFor(
+      async () =>
+        (
+          JSON.parse(await kubectl("get", "events", "-o", "json")) as {
+            items: { reason?: string; message?: string; note?: string }[];
+          }
+        ).items,
+      (items) => items.some((event) => event.reason === "AutoscalingOwnsParallelism"),
+      {
+        timeoutMs: 30_000,
+        what: "the Event saying autoscaling owns parallelism",
+        intervalMs: 1_000,
+      },
+    );
+    const rescaleEvents = recorded.filter(
+      (event) => event.reason === "ScaledUp" || event.reason === "ScaledDown",
+    );
+    t.diagnostic(
+      `Events: ${String(rescaleEvents.length)} rescales; ${recorded.find((event) => event.reason === "AutoscalingOwnsParallelism")?.message ?? ""}`,
+    );
+
+    // The decision is written to the status before spec.parallelism. With status writes refused,
+    // lifting the budget at the peak scales nothing: no half-done rescale to undo later.
+    const setBack = await timesRecorded("AutoscalingOwnsParallelism");
+    const allowStatus = await refuse("status");
+    await apply(job());
+    const refusedAt = performance.now();
+    await new Promise((resolve) => setTimeout(resolve, 15_000));
+    assert.ok(
+      samples
+        .filter((sample) => sample.at >= refusedAt)
+        .every((sample) => sample.parallelism === budgetPods),
+      "spec.parallelism moved while the decision could not be recorded",
+    );
+    assert.equal(
+      await deploymentReplicas(),
+      budgetPods,
+      "the Deployment moved while the decision could not be recorded",
+    );
+
+    // With the status written and the scale write refused, the pods follow the decision; the
+    // write is retried, and once it lands it is not taken for a change by hand.
+    const allowScale = await refuse("scale");
+    await allowStatus();
+    const pending = await waitForSample(
+      "the decision recorded with spec.parallelism refused",
+      (sample) =>
+        (sample.status?.autoscaling?.current ?? 0) > budgetPods &&
+        sample.status?.autoscaling?.scalingFrom === budgetPods,
+      60_000,
+    );
+    const decidedSize = pending?.status?.autoscaling?.current ?? 0;
+    assert.equal(pending?.parallelism, budgetPods, "spec.parallelism written past the refusal");
+    await waitFor(deploymentReplicas, (replicas) => replicas === decidedSize, {
+      timeoutMs: 30_000,
+      what: `the Deployment at the decided ${String(decidedSize)} pods`,
+      intervalMs: 1_000,
+    });
+    const failed = await waitFor(
+      () => events("FailedUpdateScale"),
+      (found) => found.length > 0,
+      { timeoutMs: 30_000, what: "the FailedUpdateScale Event", intervalMs: 1_000 },
+    );
+    t.diagnostic(`scale write refused: ${failed[0]?.note ?? ""}`);
+    await allowScale();
+    const landed = await waitForSample(
+      "the refused scale write landed",
+      (sample) =>
+        sample.parallelism > budgetPods && sample.status?.autoscaling?.scalingFrom === undefined,
+      60_000,
+    );
+    t.diagnostic(
+      `decision recorded at ${String(decidedSize)} pods, spec.parallelism ${String(landed?.parallelism)} once the refusal lifted`,
+    );
+    assert.equal(
+      await timesRecorded("AutoscalingOwnsParallelism"),
+      setBack,
+      "the operator's own late write was taken for a change by hand",
+    );
+
+    producer.running = false;
+    await producer.done;
+    const ids = await waitFor(
+      async () =>
+        [
+          ...(await readAllRecords(emulator.client, streams.sink)),
+          ...(await readAllRecords(emulator.client, streams.deadLetter)),
+        ].map((record) => decodeId(record.data)),
+      (found) => new Set(found).size >= producer.produced,
+      {
+        timeoutMs: 120_000,
+        what: `all ${String(producer.produced)} records written`,
+        intervalMs: 2_000,
+      },
+    );
+    sampler.running = false;
+    await sampler.done;
+    const unique = new Set(ids);
+    assert.equal(unique.size, producer.produced, "every record produced reached the sink");
+
+    // Rescales and pod-seconds over the ramp, against a job fixed at the peak size.
+    // The autoscaler's own rescales: up to the scale by hand, which it then set back.
+    const own = samples.filter((sample) => sample.at < scaledByHand);
+    const changes = own
+      .slice(1)
+      .filter((sample, index) => sample.parallelism !== own[index]?.parallelism);
+    const downs = own
+      .slice(1)
+      .filter((sample, index) => sample.parallelism < (own[index]?.parallelism ?? 0));
+    for (let index = 1; index < downs.length; index++) {
+      const gap = ((downs[index]?.at ?? 0) - (downs[index - 1]?.at ?? 0)) / 1000;
+      // The window counts from the operator's decision; sampling each second blurs it by 2 s.
+      assert.ok(
+        gap >= autoscaling.scaleDownStabilizationSeconds - 2,
+        `two scale-downs ${gap.toFixed(0)} s apart, within one window`,
       );
-      t.diagnostic(`endpoint requests: ${String(endpoint.requests.length)}`);
-    },
-  );
+    }
+    let podSeconds = 0;
+    for (const [index, sample] of own.entries()) {
+      const next = own[index + 1];
+      if (next !== undefined && sample.at >= started)
+        podSeconds += (sample.replicas * (next.at - sample.at)) / 1000;
+    }
+    const fixed = (peakSize * ((own.at(-1)?.at ?? 0) - started)) / 1000;
+    t.diagnostic(
+      `${String(changes.length)} rescales (${String(downs.length)} down), ${podSeconds.toFixed(0)} pod-seconds against ${fixed.toFixed(0)} for ${String(peakSize)} fixed pods (${((100 * podSeconds) / fixed).toFixed(0)}%); ${String(producer.produced)} records, ${String(ids.length - unique.size)} duplicates`,
+    );
+    t.diagnostic(`endpoint requests: ${String(endpoint.requests.length)}`);
+  });
 });
