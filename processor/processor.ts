@@ -25,7 +25,7 @@ import type { SourceRecord } from "./kinesis/shard-reader.ts";
 import { createLogger } from "./logger.ts";
 import { createProcessorMetrics, type ProcessorMetrics } from "./metrics/processor-metrics.ts";
 import { createLoadTracker } from "./metrics/load-totals.ts";
-import { processingLagMillis, readsAtTip } from "./pipeline/processing-lag.ts";
+import { idleAtTip, processingLagMillis } from "./pipeline/processing-lag.ts";
 import { deadlineFailure, internalFailure, isDrop } from "./pipeline/call-failures.ts";
 import { createEnricher, type Enrichment } from "./pipeline/enrich.ts";
 import {
@@ -202,17 +202,15 @@ export function startProcessor(
           reading.tracker.pending,
           Date.now(),
         ),
-        ...(reading.lastTakenArrivedAt === undefined
-          ? {}
-          : {
-              taken: {
-                records: reading.taken,
-                lastArrivedAt: reading.lastTakenArrivedAt.getTime(),
-              },
-            }),
-        readsAtTip: readsAtTip(
+        taken: {
+          records: reading.taken,
+          lastArrivedAt: reading.lastTakenArrivedAt?.getTime(),
+          reading,
+        },
+        idleAtTip: idleAtTip(
           counters.millisBehindLatest,
           reading.lastReadAt === undefined ? undefined : performance.now() - reading.lastReadAt,
+          reading.status.recordsRead - reading.taken,
           config.source.idleTimeBetweenReadsMs,
         ),
         concurrencyLimit: engine.limit,

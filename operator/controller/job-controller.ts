@@ -89,6 +89,10 @@ export async function startJobController(
   const apps = kubeConfig.makeApiClient(AppsV1Api);
   const core = kubeConfig.makeApiClient(CoreV1Api);
   const events = kubeConfig.makeApiClient(EventsV1Api);
+  const recordEvent = createEventRecorder(eventsV1Sink(events), {
+    controller: "asyncenrichment.dev/operator",
+    instance: fieldManager,
+  });
   const coordination = kubeConfig.makeApiClient(CoordinationV1Api);
   const rbac = kubeConfig.makeApiClient(RbacAuthorizationV1Api);
   const networking = kubeConfig.makeApiClient(NetworkingV1Api);
@@ -261,10 +265,12 @@ export async function startJobController(
       options.onWrite?.(`${kind}/scale`);
     },
     onAutoscaled: options.onAutoscaled ?? (() => undefined),
-    recordEvent: createEventRecorder(eventsV1Sink(events), {
-      controller: "asyncenrichment.dev/operator",
-      instance: fieldManager,
-    }),
+    // As client-go's recorder, an Event that cannot be written never fails the reconcile.
+    async recordEvent(job, type, reason, message) {
+      await recordEvent(job, type, reason, message).catch((error: unknown) => {
+        logger.warn({ err: error, job: job.metadata?.name, reason }, "could not record an Event");
+      });
+    },
     settings: options.settings,
     logger,
     now: () => new Date(),

@@ -2,7 +2,7 @@
 // of the previous decision (status.autoscaling). As the Flink Kubernetes Operator's autoscaler, it
 // sizes the job for the incoming rate plus a catch-up rate (backlog / catch-up time) against each
 // pod's true processing rate at a target utilization; unlike it, it knows an I/O-bound pod's
-// capacity analytically (Little's law: capacity / mean endpoint latency) and never sizes the job
+// capacity analytically (Little's law: calls in flight / mean endpoint latency) and never sizes the job
 // past the endpoint's budget. Scale-up is immediate; scale-down waits for a stabilization window in
 // which every recommendation was at or below the new size, and for a window since the last rescale,
 // so there is at most one scale-down per window.
@@ -263,7 +263,11 @@ function clampedCurrent(input: AutoscaleInput): number {
   return Math.min(within, budgetPods(spec, input.capacity));
 }
 
-/** Since when the pods have not all run and reported; undefined while they have. */
+/**
+ * Since when the pods have not all run, reported and taken their shards; undefined while they
+ * have. A rescale restarts the wait (the caller leaves it out of the status): a new size's pods
+ * get their own time to start.
+ */
 function unsettledSince(input: AutoscaleInput): string | undefined {
   if (input.settled) return undefined;
   return input.previous?.unsettledSince ?? input.now.toISOString();
@@ -273,17 +277,19 @@ function unsettledSince(input: AutoscaleInput): string | undefined {
 function unsettledNote(input: AutoscaleInput, since: string | undefined): string | undefined {
   if (since === undefined) return undefined;
   const seconds = Math.round((input.now.getTime() - Date.parse(since)) / 1000);
-  return ` ${String(input.pods.length)} of ${String(input.current)} processors report, the others have not run and reported for ${String(seconds)} s: decided on those that do.`;
+  return ` Not every processor has run, reported and taken its shards for ${String(seconds)} s: decided on the ${String(input.pods.length)} of ${String(input.current)} that report.`;
 }
 
 /**
- * The current size kept, with why. While pods start or shards move, no lag sample is kept: a new
- * holder re-reads its shards from their checkpoints, and a slope across that is the hand-over's,
- * not the load's; the first decision after it takes the rate processed as the incoming one.
+ * The current size kept, with why. While pods start or shards move, no lag sample is kept: a shard
+ * between holders is read by no one, and a slope across that is the hand-over's, not the load's;
+ * where the pods do not count arrivals, the first decision after it takes the rate processed as
+ * the incoming one.
  */
 function holding(input: AutoscaleInput, current: number, message: string): AutoscalingStatus {
   const { previous, now } = input;
-  const since = unsettledSince(input);
+  const resized = current !== input.current;
+  const since = resized && !input.settled ? now.toISOString() : unsettledSince(input);
   const { unsettledSince: _, lagSample: __, ...kept } = previous ?? {};
   return {
     ...kept,
@@ -352,7 +358,7 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
     catchUpPerSecond: figure(catchUp),
     perPodPerSecond: figure(perPod),
     ...(latency === undefined ? {} : { endpointLatencyMillis: figure(latency) }),
-    ...(since === undefined ? {} : { unsettledSince: since }),
+    ...(since === undefined || scaled ? {} : { unsettledSince: since }),
     message:
       explain(input, { incoming, catchUp, perPod, latency, recommended, limitedBy, next }) +
       (unsettledNote(input, since) ?? ""),

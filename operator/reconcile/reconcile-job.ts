@@ -1,8 +1,9 @@
 // The reconciler of one AsyncEnrichmentJob, as controller-runtime's: read the job, observe what
-// runs, decide (autoscaling) and compute the desired objects with pure builders, write the status
-// if it changed, then act: the scale write, the objects that differ. The status goes first because
-// it holds the autoscaler's decision: a scale write that fails is retried from it, and a status
-// write that fails leaves nothing half done. Level-based: running it twice in a row writes nothing.
+// runs, decide (autoscaling) and compute the desired objects with pure builders, apply those that
+// differ, write the status if it changed. A rescale is the exception to that order: its decision
+// is written to the status first, then spec.parallelism, then the objects, so a scale write that
+// fails is retried from the status and a status write that fails leaves nothing half done.
+// Level-based: running it twice in a row writes nothing.
 import { isDeepStrictEqual } from "node:util";
 import type {
   KubernetesObject,
@@ -185,35 +186,67 @@ function observe(
   };
 }
 
-/**
- * The cached job, or a fresh read when its parallelism differs from the autoscaler's last
- * decision: the cache may hold the operator's own scale write without its status write yet, which
- * is no reason to override anything.
- */
-async function current(context: ReconcileContext, object: JobObject): Promise<JobObject> {
-  const decided = object.status?.autoscaling?.current;
-  const spec = jobSpecSchema.safeParse(object.spec).data;
-  if (spec?.autoscaling === undefined || decided === undefined || spec.parallelism === decided)
-    return object;
-  const fresh = await context.readJob(
-    object.metadata?.namespace ?? "",
-    object.metadata?.name ?? "",
-  );
-  return fresh ?? object;
+/** The job as the reconciler sees it, from the object and its parsed spec. */
+const jobOf = (object: JobObject, spec: Job["spec"]): Job => ({
+  namespace: object.metadata?.namespace ?? "",
+  name: object.metadata?.name ?? "",
+  uid: object.metadata?.uid ?? "",
+  generation: object.metadata?.generation ?? 0,
+  ...creationTime(object.metadata?.creationTimestamp),
+  spec,
+});
+
+/** The decision writes something: a new status.autoscaling, or spec.parallelism. */
+const decisionWrites = (decided: Autoscaled, object: JobObject, job: Job): boolean =>
+  decided.parallelism !== job.spec.parallelism ||
+  !isDeepStrictEqual(decided.status, object.status?.autoscaling);
+
+interface Decided {
+  object: JobObject;
+  /** The job to run: its parallelism the autoscaler's decision when on. */
+  job: Job;
+  /** spec.autoscaling applied; undefined when off (or suspended). */
+  decided?: Autoscaled;
 }
 
-/** spec.autoscaling applied: the job as it should run (its Deployment sized by the decision). */
-function autoscale(
+/**
+ * The job to run and the autoscaler's decision. The informer's cache may lag the operator's own
+ * writes of the last reconcile (its status, its scale write): a decision that would write anything
+ * is taken again on the job as the API server has it, so none is taken twice, or on an older
+ * decision's history. Decisions write at most once per interval, so this reads at most that often.
+ * Issues instead when the spec is invalid.
+ */
+async function decide(
   context: ReconcileContext,
-  object: JobObject,
-  job: Job,
+  cachedJob: JobObject,
   shards: ShardProgressSummary,
-): { job: Job; decided?: Autoscaled } {
-  const deployment = context.deployments.get(processorName(job), job.namespace);
-  const decided = autoscaleJob(job, object.status?.autoscaling, deployment, shards, context.now());
-  context.onAutoscaled(`${job.namespace}/${job.name}`, decided?.status);
-  if (decided === undefined) return { job };
-  return { job: { ...job, spec: { ...job.spec, parallelism: decided.parallelism } }, decided };
+): Promise<Decided | { object: JobObject; issues: string[] }> {
+  let object = cachedJob;
+  for (let fresh = false; ; fresh = true) {
+    const parsed = jobSpecSchema.safeParse(object.spec);
+    if (!parsed.success) return { object, issues: describeIssues(parsed.error.issues) };
+    const job = jobOf(object, parsed.data);
+    const deployment = context.deployments.get(processorName(job), job.namespace);
+    const decided = autoscaleJob(
+      job,
+      object.status?.autoscaling,
+      deployment,
+      shards,
+      context.now(),
+    );
+    if (decided === undefined) return { object, job };
+    const latest =
+      fresh || !decisionWrites(decided, object, job)
+        ? undefined
+        : await context.readJob(job.namespace, job.name);
+    if (latest === undefined)
+      return {
+        object,
+        job: { ...job, spec: { ...job.spec, parallelism: decided.parallelism } },
+        decided,
+      };
+    object = latest;
+  }
 }
 
 /**
@@ -257,27 +290,16 @@ export async function reconcileJob(
     context.onAutoscaled(key, undefined);
     return undefined; // Deleted: its objects go with it (ownerReferences).
   }
-  const object = await current(context, cachedJob);
-  const generation = object.metadata?.generation ?? 0;
-  const parsed = jobSpecSchema.safeParse(object.spec);
-  if (!parsed.success) {
-    await refuseSpec(context, object, describeIssues(parsed.error.issues));
+  const shards = observeShards(context, namespace, name);
+  const taken = await decide(context, cachedJob, shards);
+  const { object } = taken;
+  if ("issues" in taken) {
+    context.onAutoscaled(key, undefined);
+    await refuseSpec(context, object, taken.issues);
     return undefined;
   }
-  const shards = observeShards(context, namespace, name);
-  const { job, decided } = autoscale(
-    context,
-    object,
-    {
-      namespace,
-      name,
-      uid: object.metadata?.uid ?? "",
-      generation,
-      ...creationTime(object.metadata?.creationTimestamp),
-      spec: parsed.data,
-    },
-    shards,
-  );
+  const { job, decided } = taken;
+  context.onAutoscaled(key, decided?.status);
 
   const desired = desiredObjects(job);
   const deployment = desiredDeployment(job, context.settings);
@@ -288,11 +310,13 @@ export async function reconcileJob(
     ...jobStatus(job, object.status?.conditions ?? [], observed, context.now()),
     ...(decided === undefined ? {} : { autoscaling: decided.status }),
   };
-  await writeStatus(context, object, status);
-  const scaleError =
-    decided === undefined || decided.parallelism === parsed.data.parallelism
-      ? undefined
-      : await writeParallelism(context, object, decided.parallelism);
+  // A rescale (spec.parallelism to write: scalingFrom) is recorded before it is acted on; other
+  // statuses are written once the objects are applied.
+  const rescale = decided?.status.scalingFrom !== undefined;
+  if (rescale) await writeStatus(context, object, status);
+  const scaleError = rescale
+    ? await writeParallelism(context, object, job.spec.parallelism)
+    : undefined;
   for (const event of decided?.events ?? [])
     await context.recordEvent(object, event.type, event.reason, event.message);
 
@@ -303,6 +327,7 @@ export async function reconcileJob(
       "applied the processor workload",
     );
   }
+  if (!rescale) await writeStatus(context, object, status);
   if (scaleError !== undefined) throw scaleError;
   // Secrets are not watched (the operator reads only the ones named): look again while missing.
   if (missing.length > 0) return { requeueAfterMs: 10_000 };

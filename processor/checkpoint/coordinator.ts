@@ -2,6 +2,7 @@
 // (the demo, tests); processors of a Kubernetes job share them through Leases. The shard
 // supervisor asks at every sync which shards it owns, and hears at once when it loses one.
 import type { ShardInfo } from "../kinesis/shard-lineage.ts";
+import type { Taken } from "../metrics/arrival-rate.ts";
 import type { LoadTotals } from "../metrics/load-totals.ts";
 
 export interface Assignment {
@@ -21,10 +22,10 @@ export interface ShardCounters {
   lastFailure: string | undefined;
   /** While calls are paused through an endpoint outage: the last outage error. */
   endpointOutage?: string | undefined;
-  /** The reader takes records as they arrive (processing-lag.ts readsAtTip). */
-  readsAtTip?: boolean;
-  /** Records handed to the engine so far, and when the last of them arrived (epoch ms). */
-  taken?: { records: number; lastArrivedAt: number };
+  /** The reader is at the tip and has handed on all it read (processing-lag.ts idleAtTip). */
+  idleAtTip?: boolean;
+  /** The records handed to the engine in this reading, for the arrival rate. */
+  taken?: Taken;
   /** The pod's figures (the same on each of its shards): records it admits now. */
   concurrencyLimit?: number;
   /** With a rate limit: the pod's share of it, in requests per second. */

@@ -4,6 +4,7 @@
 // flight over the interval and the rate at which its records arrived (for the operator's
 // autoscaler).
 import type { ShardCounters } from "../checkpoint/coordinator.ts";
+import { nextArrival, podArrivalRate, type ArrivalSample } from "../metrics/arrival-rate.ts";
 import { loadFigures, type LoadTotals } from "../metrics/load-totals.ts";
 import type { ProcessorProgress } from "./heartbeat-lease.ts";
 
@@ -20,29 +21,7 @@ export interface HeartbeatProgressOptions {
 interface Sample {
   counters: ShardCounters;
   at: number;
-  arrivedPerSecond: number | undefined;
-}
-
-/**
- * Records that arrived in the shard per second, counted by their arrival times: the records handed
- * on since the last sample over the arrival times they span. Exact however fast they are read (a
- * backlog read after a hand-over, a reader that waits for the engine): it is the rate at which the
- * records now processed arrived. With nothing handed on, 0 while the reader is at the tip (nothing
- * arrived), else the last figure stands (the reader waits); undefined until a shard has two
- * samples with records between them.
- */
-export function shardArrivalRate(
-  counters: ShardCounters,
-  previous: Sample | undefined,
-): number | undefined {
-  const now = counters.taken;
-  const before = previous?.counters.taken;
-  if (now === undefined || before === undefined) return undefined;
-  const records = now.records - before.records;
-  const seconds = (now.lastArrivedAt - before.lastArrivedAt) / 1000;
-  if (records > 0 && seconds > 0) return records / seconds;
-  if (records === 0 && counters.readsAtTip === true) return 0;
-  return previous?.arrivedPerSecond;
+  arrival: ArrivalSample | undefined;
 }
 
 /** Adds one shard's counters, against its previous sample, to the processor's figures. */
@@ -99,22 +78,23 @@ export function createHeartbeatProgress(
       if (!held.has(shardId)) samples.delete(shardId);
     }
     let load: LoadTotals | undefined;
+    // Each held shard's arrivals; undefined for one not known yet (not read, just taken).
     const arrivals: (number | undefined)[] = [];
     for (const shardId of held) {
       const counters = options.counters(shardId);
-      if (counters === undefined) continue;
       const previous = samples.get(shardId);
+      const arrival =
+        counters?.taken === undefined
+          ? undefined
+          : nextArrival(counters.taken, counters.idleAtTip === true, previous?.arrival);
+      arrivals.push(arrival?.rate);
+      if (counters === undefined) continue;
       addShard(figures, shardId, counters, previous, at);
-      const arrivedPerSecond = shardArrivalRate(counters, previous);
-      arrivals.push(arrivedPerSecond);
-      samples.set(shardId, { counters, at, arrivedPerSecond });
+      samples.set(shardId, { counters, at, arrival });
       load ??= counters.load;
     }
-    // Only when every shard's is known: a shard just taken would count as none arriving.
-    if (arrivals.length > 0 && arrivals.every((rate) => rate !== undefined)) {
-      figures.arrivedPerSecond =
-        Math.round(arrivals.reduce((sum, rate) => sum + rate, 0) * 10) / 10;
-    }
+    const arrivedPerSecond = podArrivalRate(arrivals);
+    if (arrivedPerSecond !== undefined) figures.arrivedPerSecond = arrivedPerSecond;
     if (load !== undefined) {
       Object.assign(figures, loadFigures(previousLoad, load));
       previousLoad = load;

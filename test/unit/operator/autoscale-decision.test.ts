@@ -295,17 +295,31 @@ test("a pod that never runs or reports holds sizing only up to the settle deadli
     input({ ...starved, maxLagMillis: 60_000, previous: waiting, now: after }),
   );
   assert.ok(decided.current > 2, "sized on the pod that reports");
-  assert.equal(decided.unsettledSince, first.unsettledSince);
   assert.match(
     decided.message ?? "",
-    /1 of 2 processors report, the others have not run and reported for 120 s/,
+    /Not every processor has run, reported and taken its shards for 120 s: decided on the 1 of 2 that report/,
   );
+  assert.equal(decided.unsettledSince, undefined, "a rescale restarts the wait");
+
+  // The new size's pods get their own time: no decision 10 s later, mid hand-over.
+  const resized = decideAutoscale(
+    input({
+      ...starved,
+      current: decided.current,
+      maxLagMillis: 60_000,
+      previous: decided,
+      now: at(settleDeadlineMs / 1000 + 10),
+    }),
+  );
+  assert.equal(resized.current, decided.current);
+  assert.equal(resized.unsettledSince, at(settleDeadlineMs / 1000 + 10).toISOString());
+  assert.match(resized.message ?? "", /Waiting for every processor/);
 
   const settled = decideAutoscale(
-    input({ current: decided.current, previous: decided, now: at(settleDeadlineMs / 1000 + 20) }),
+    input({ current: decided.current, previous: resized, now: at(settleDeadlineMs / 1000 + 20) }),
   );
   assert.equal(settled.unsettledSince, undefined, "all report again: the wait is over");
-  assert.doesNotMatch(settled.message ?? "", /processors report/);
+  assert.doesNotMatch(settled.message ?? "", /Not every processor/);
 });
 
 test("a budget caps the job and the status says EndpointBudget", () => {

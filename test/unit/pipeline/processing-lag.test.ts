@@ -3,7 +3,7 @@ import { test } from "node:test";
 import {
   atTipMillis,
   processingLagMillis,
-  readsAtTip,
+  idleAtTip,
 } from "../../../processor/pipeline/processing-lag.ts";
 
 const now = Date.parse("2026-11-30T12:00:00Z");
@@ -24,15 +24,16 @@ test("with nothing pending, or nothing taken, the lag is millisBehindLatest", ()
   assert.equal(processingLagMillis(undefined, undefined, 0, now), undefined);
 });
 
-test("a reader takes records as they arrive only at the tip and reading on", () => {
+test("a reader is idle at the tip only at the tip, reading on, with all it read handed on", () => {
   const idle = 1_000;
-  assert.equal(readsAtTip(0, 500, idle), true);
-  assert.equal(readsAtTip(atTipMillis, 2 * idle + atTipMillis, idle), true);
-  assert.equal(readsAtTip(atTipMillis + 1, 500, idle), false, "behind: it reads faster");
+  assert.equal(idleAtTip(0, 500, 0, idle), true);
+  assert.equal(idleAtTip(atTipMillis, 2 * idle + atTipMillis, 0, idle), true);
+  assert.equal(idleAtTip(atTipMillis + 1, 500, 0, idle), false, "behind the tip");
   assert.equal(
-    readsAtTip(0, 2 * idle + atTipMillis + 1, idle),
+    idleAtTip(0, 2 * idle + atTipMillis + 1, 0, idle),
     false,
-    "waiting for the engine or a full read-ahead: its last read is stale",
+    "not reading on: its last read is stale",
   );
-  assert.equal(readsAtTip(undefined, undefined, idle), false, "not read yet");
+  assert.equal(idleAtTip(0, 500, 3, idle), false, "waiting for the engine to take what it read");
+  assert.equal(idleAtTip(undefined, undefined, 0, idle), false, "not read yet");
 });

@@ -1,0 +1,92 @@
+// A shard's arrivals counted by arrival time: exact however fast records are read, robust to
+// records that share an arrival time, to a reader that waits, and to a new reading of the shard.
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import {
+  nextArrival,
+  podArrivalRate,
+  type Taken,
+} from "../../../processor/metrics/arrival-rate.ts";
+import { seededRandom } from "../seeded-random.ts";
+
+const t0 = Date.parse("2026-11-30T12:00:00Z");
+const first = {};
+const taken = (records: number, seconds: number | undefined, reading: unknown = first): Taken => ({
+  records,
+  lastArrivedAt: seconds === undefined ? undefined : t0 + seconds * 1000,
+  reading,
+});
+
+test("records handed on over the arrival times they span, however fast they were read", () => {
+  const start = nextArrival(taken(100, 0), false, undefined);
+  assert.equal(start.rate, undefined, "a new reading has no span yet");
+  const burst = nextArrival(taken(400, 30), false, start);
+  assert.equal(burst.rate, 10, "300 records that arrived over 30 s, read in one second");
+});
+
+test("records sharing an arrival time keep the baseline until a span opens", () => {
+  const start = nextArrival(taken(100, 0), false, undefined);
+  const measured = nextArrival(taken(200, 10), false, start);
+  // A batch of 50 records put at once, handed on across two samples: no span at first.
+  const sameTime = nextArrival(taken(250, 10), false, measured);
+  assert.equal(sameTime.rate, 10, "the last rate stands");
+  assert.equal(sameTime.base.records, 200, "the baseline stays");
+  const next = nextArrival(taken(300, 15), false, sameTime);
+  assert.equal(next.rate, 100 / 5, "the batch counted once the span opens");
+});
+
+test("nothing handed on: 0 when idle at the tip, the last rate while the reader waits", () => {
+  const start = nextArrival(taken(100, 0), false, undefined);
+  const measured = nextArrival(taken(200, 10), false, start);
+  assert.equal(nextArrival(taken(200, 10), false, measured).rate, 10, "waiting: stands");
+  assert.equal(nextArrival(taken(200, 10), true, measured).rate, 0, "idle at the tip");
+  assert.equal(nextArrival(taken(0, undefined), true, undefined).rate, 0, "new, idle, nothing");
+  assert.equal(nextArrival(taken(5, 1), true, undefined).rate, undefined, "new, handed on some");
+});
+
+test("a new reading of the shard (handed over and back) counts from its own start", () => {
+  const start = nextArrival(taken(1_000, 0), false, undefined);
+  const measured = nextArrival(taken(1_100, 10), false, start);
+  const again = nextArrival(taken(20, 12, {}), false, measured);
+  assert.equal(again.rate, undefined, "no comparison with the old reading's counts");
+  assert.equal(again.base.records, 20);
+});
+
+test("a pod's arrivals are its shards' sum, unknown while one shard's is", () => {
+  assert.equal(podArrivalRate([10, 2.54]), 12.5);
+  assert.equal(podArrivalRate([10, undefined]), undefined);
+  assert.equal(podArrivalRate([]), 0);
+});
+
+test("seeded random batches: every record handed on is counted once, none is lost", () => {
+  for (let seed = 1; seed <= 50; seed++) {
+    const random = seededRandom(seed);
+    let records = Math.floor(random() * 100);
+    let arrivedMs = 0;
+    let sample = nextArrival(taken(records, 0), false, undefined);
+    const initial = sample.base;
+    let counted = 0;
+    for (let step = 0; step < 40; step++) {
+      // Batches of records sharing an arrival time; some heartbeats see no new arrival time.
+      const batches = Math.floor(random() * 3);
+      for (let batch = 0; batch < batches; batch++) {
+        arrivedMs += 1 + Math.floor(random() * 500);
+        records += 1 + Math.floor(random() * 20);
+      }
+      if (random() < 0.3) records += Math.floor(random() * 5);
+      const now = taken(records, arrivedMs / 1000);
+      const before = sample;
+      sample = nextArrival(now, false, before);
+      if (sample.base !== before.base) {
+        const seconds = ((now.lastArrivedAt ?? 0) - (before.base.lastArrivedAt ?? 0)) / 1000;
+        counted += (sample.rate ?? 0) * seconds;
+      } else {
+        assert.equal(now.lastArrivedAt, sample.base.lastArrivedAt, "held back only without a span");
+      }
+    }
+    assert.ok(
+      Math.abs(counted - (sample.base.records - initial.records)) < 1e-6,
+      `seed ${String(seed)}: counted ${String(counted)} of ${String(sample.base.records - initial.records)}`,
+    );
+  }
+});
