@@ -82,13 +82,13 @@ describe(
     /** Hand-overs and takes so far, over all the job's shard Leases. */
     const transitions = async (): Promise<number> =>
       (await shardLeases()).reduce((sum, lease) => sum + (lease.spec.leaseTransitions ?? 0), 0);
-    /** Open shards per holder ("" for none). */
-    const holdings = async (): Promise<Map<string, number>> => {
-      const counts = new Map<string, number>();
+    /** Open shards per holder ("" for none); a plain object, so a timeout prints it. */
+    const holdings = async (): Promise<Record<string, number>> => {
+      const counts: Record<string, number> = {};
       for (const lease of await shardLeases()) {
         if (lease.metadata.annotations?.[annotations.checkpoint] === SHARD_END) continue;
         const holder = lease.spec.holderIdentity ?? "";
-        counts.set(holder, (counts.get(holder) ?? 0) + 1);
+        counts[holder] = (counts[holder] ?? 0) + 1;
       }
       return counts;
     };
@@ -142,9 +142,9 @@ describe(
       await waitFor(
         holdings,
         (counts) =>
-          !counts.has("") &&
-          counts.size === pods &&
-          [...counts.values()].every((count) => count === fair || count === fair + 1),
+          counts[""] === undefined &&
+          Object.keys(counts).length === pods &&
+          Object.values(counts).every((count) => count === fair || count === fair + 1),
         {
           timeoutMs: 120_000,
           what: `${String(pods)} pods holding the ${String(shards)} shards evenly`,
