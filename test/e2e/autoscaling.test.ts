@@ -16,11 +16,7 @@ import assert from "node:assert/strict";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
-import {
-  emulatorCredentials,
-  startKinesisEmulator,
-  type KinesisEmulator,
-} from "../../demo/kinesis-emulator.ts";
+import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import type { JobStatus } from "../../operator/api/status-schema.ts";
@@ -30,6 +26,7 @@ import { startOperator, type Operator } from "../support/operator-process.ts";
 import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
 import { createStreams, type Streams } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { createEmulatorSecret, emulatorSecretName } from "../support/emulator-secret.ts";
 
 const shards = 8;
 const capacity = 2;
@@ -83,7 +80,7 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
       aws: {
         region: "us-east-1",
         endpoint: podUrls.emulator,
-        credentialsSecretRef: { name: "emulator-credentials" },
+        credentialsSecretRef: { name: emulatorSecretName },
       },
       source: { stream: streams.source, startPosition: { type: "TRIM_HORIZON" } },
       sink: { stream: streams.sink },
@@ -242,14 +239,7 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
     operator = await startOperator(cluster, "operator-autoscaling", {
       PROCESSOR_IMAGE: cluster.image,
     });
-    await kubectl(
-      "create",
-      "secret",
-      "generic",
-      "emulator-credentials",
-      `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
-      `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
-    );
+    await createEmulatorSecret(kubectl);
   });
 
   after(async () => {

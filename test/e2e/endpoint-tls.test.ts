@@ -10,11 +10,7 @@ import type { AddressInfo } from "node:net";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
-import {
-  emulatorCredentials,
-  startKinesisEmulator,
-  type KinesisEmulator,
-} from "../../demo/kinesis-emulator.ts";
+import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { produceRecords, readAllRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import { nodeUnsupported } from "../cluster/node-support.ts";
@@ -23,6 +19,7 @@ import { startOperator, type Operator } from "../support/operator-process.ts";
 import { createStreams, type Streams } from "../support/test-bed.ts";
 import { createTestCa } from "../support/test-pki.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { createEmulatorSecret, emulatorSecretName } from "../support/emulator-secret.ts";
 
 const total = 300;
 
@@ -96,14 +93,7 @@ describe("endpoint mutual TLS in pods", { skip: nodeUnsupported() }, () => {
       endpoint: (await cluster.relay(endpointUrl)).url,
     };
     operator = await startOperator(cluster, "operator-tls", { PROCESSOR_IMAGE: cluster.image });
-    await kubectl(
-      "create",
-      "secret",
-      "generic",
-      "emulator-credentials",
-      `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
-      `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
-    );
+    await createEmulatorSecret(kubectl);
     const client = clientCa.client("processor");
     await apply({
       apiVersion: "v1",
@@ -140,7 +130,7 @@ describe("endpoint mutual TLS in pods", { skip: nodeUnsupported() }, () => {
         aws: {
           region: "us-east-1",
           endpoint: podUrls.emulator,
-          credentialsSecretRef: { name: "emulator-credentials" },
+          credentialsSecretRef: { name: emulatorSecretName },
         },
         source: { stream: streams.source },
         sink: { stream: streams.sink },

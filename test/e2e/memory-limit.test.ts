@@ -7,7 +7,6 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
-import { emulatorCredentials } from "../../demo/kinesis-emulator.ts";
 import { readAllRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import { exposeHostService } from "../cluster/host-service.ts";
@@ -24,6 +23,7 @@ import {
   type Streams,
 } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { createEmulatorSecret, emulatorSecretName } from "../support/emulator-secret.ts";
 
 const backlog = 50_000;
 const memoryLimit = 256 * 1024 * 1024;
@@ -44,14 +44,7 @@ describe("a processor under a 256Mi memory limit", { skip: nodeUnsupported() }, 
     await produce(emulator, streams.source, jsonRecords(backlog, 100));
     endpoint = await startScriptedEndpoint(() => ({ delayMs: 5 }));
     operator = await startOperator(cluster, "operator-memory", { PROCESSOR_IMAGE: cluster.image });
-    await kubectl(
-      "create",
-      "secret",
-      "generic",
-      "emulator-credentials",
-      `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
-      `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
-    );
+    await createEmulatorSecret(kubectl);
   });
 
   after(async () => {
@@ -77,7 +70,7 @@ describe("a processor under a 256Mi memory limit", { skip: nodeUnsupported() }, 
         aws: {
           region: "us-east-1",
           endpoint: (await cluster.relay(emulator.endpoint)).url,
-          credentialsSecretRef: { name: "emulator-credentials" },
+          credentialsSecretRef: { name: emulatorSecretName },
         },
         source: { stream: streams.source },
         sink: { stream: streams.sink },

@@ -9,11 +9,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test, type TestContext } from "node:test";
 import type { V1Pod } from "@kubernetes/client-node";
-import {
-  emulatorCredentials,
-  startKinesisEmulator,
-  type KinesisEmulator,
-} from "../../demo/kinesis-emulator.ts";
+import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { produceRecords } from "../../demo/stream-tools.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import type { JobStatus } from "../../operator/api/status-schema.ts";
@@ -26,6 +22,7 @@ import { startOperator, type Operator } from "../support/operator-process.ts";
 import { startScriptedEndpoint } from "../support/scripted-endpoint.ts";
 import { createStreams, type Streams } from "../support/test-bed.ts";
 import { waitFor } from "../support/wait-for.ts";
+import { createEmulatorSecret, emulatorSecretName } from "../support/emulator-secret.ts";
 
 const shards = 10;
 const limit = { requestsPerSecond: 100, burst: 30 };
@@ -186,14 +183,7 @@ describe(
       operator = await startOperator(cluster, "operator-ratelimit", {
         PROCESSOR_IMAGE: cluster.image,
       });
-      await kubectl(
-        "create",
-        "secret",
-        "generic",
-        "emulator-credentials",
-        `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
-        `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
-      );
+      await createEmulatorSecret(kubectl);
       // One partition key per record spreads the backlog evenly over the shards.
       await produceRecords(
         emulator.client,
@@ -231,7 +221,7 @@ describe(
             aws: {
               region: "us-east-1",
               endpoint: podUrls.emulator,
-              credentialsSecretRef: { name: "emulator-credentials" },
+              credentialsSecretRef: { name: emulatorSecretName },
             },
             source: { stream: streams.source },
             sink: { stream: streams.sink },

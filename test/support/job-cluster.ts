@@ -5,17 +5,14 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { V1Pod } from "@kubernetes/client-node";
-import {
-  emulatorCredentials,
-  startKinesisEmulator,
-  type KinesisEmulator,
-} from "../../demo/kinesis-emulator.ts";
+import { startKinesisEmulator, type KinesisEmulator } from "../../demo/kinesis-emulator.ts";
 import { crdPath } from "../../operator/api/crd.ts";
 import { SHARD_END } from "../../processor/checkpoint/store.ts";
 import { annotations } from "../../processor/leases/shard-lease.ts";
 import { startCluster, type TestCluster } from "../cluster/test-cluster.ts";
 import { startOperator, type Operator } from "./operator-process.ts";
 import { createStreams, type Streams } from "./test-bed.ts";
+import { createEmulatorSecret, emulatorSecretName } from "./emulator-secret.ts";
 
 export interface ShardHolder {
   shardId: string;
@@ -64,14 +61,7 @@ export async function startJobCluster(options: {
   const startOurOperator = (): Promise<Operator> =>
     startOperator(cluster, `operator-${options.name}`, { PROCESSOR_IMAGE: cluster.image });
   let operator = await startOurOperator();
-  await kubectl(
-    "create",
-    "secret",
-    "generic",
-    "emulator-credentials",
-    `--from-literal=AWS_ACCESS_KEY_ID=${emulatorCredentials.accessKeyId}`,
-    `--from-literal=AWS_SECRET_ACCESS_KEY=${emulatorCredentials.secretAccessKey}`,
-  );
+  await createEmulatorSecret(kubectl);
   let manifests = 0;
   const listJson = async <T>(...args: string[]): Promise<T[]> =>
     (JSON.parse(await kubectl("get", ...args, "-o", "json")) as { items: T[] }).items;
@@ -97,7 +87,7 @@ export async function startJobCluster(options: {
         aws: {
           region: "us-east-1",
           endpoint: emulatorForPods,
-          credentialsSecretRef: { name: "emulator-credentials" },
+          credentialsSecretRef: { name: emulatorSecretName },
         },
         source: { stream: streams.source },
         sink: { stream: streams.sink },
