@@ -256,17 +256,29 @@ describe("shard leases: many processors share a stream", { skip: nodeUnsupported
     // Others see the victim's last heartbeat up to one sync late, and act at their next sync.
     const failoverBoundMs = leaseDurationSeconds * 1000 + 2 * renewIntervalMs;
     assert.ok(failoverBoundMs <= 10_000, "the defaults promise failover within 10 s");
-    const resumedAt = await Promise.all(
-      victimShards.map(async (shard) => {
-        const holder = takenOver.find((lease) => lease.shardId === shard.shardId)?.holder ?? "";
-        return (await logEvents(holder)).find(
-          (event) =>
-            event.msg === "reading shard" &&
-            event.shardId === shard.shardId &&
-            event.time >= killedAtWall,
-        )?.time;
-      }),
-    );
+    // The Lease shows the new holder before its log shows the reading (checkpoint read, iterator
+    // opened, log line written and collected), so the logs are polled for a while.
+    const readingTimes = (): Promise<(number | undefined)[]> =>
+      Promise.all(
+        victimShards.map(async (shard) => {
+          const holder = takenOver.find((lease) => lease.shardId === shard.shardId)?.holder ?? "";
+          return (await logEvents(holder)).find(
+            (event) =>
+              event.msg === "reading shard" &&
+              event.shardId === shard.shardId &&
+              event.time >= killedAtWall,
+          )?.time;
+        }),
+      );
+    const resumedAt = await waitFor(
+      readingTimes,
+      (times) => times.every((time) => time !== undefined),
+      {
+        timeoutMs: 10_000,
+        what: "the new holders' logs to show the shards read again",
+        intervalMs: 250,
+      },
+    ).catch(readingTimes);
     t.diagnostic(
       `failover: kill to new holder ${failoverMs.toFixed(0)} ms (bound ${String(failoverBoundMs)} ms), kill to reading resumed ${resumedAt.map((time) => (time === undefined ? "?" : String(time - killedAtWall))).join(", ")} ms`,
     );
