@@ -22,7 +22,7 @@ export function createAutoscalingMetrics(
   });
   const limitedBy = new Gauge({
     name: "aej_operator_autoscaling_limited_by",
-    help: "1 for what sets an autoscaled job's recommendation (Lag, Shards, EndpointBudget, RateLimit, MaxParallelism, MinParallelism).",
+    help: "1 for what sets an autoscaled job's recommendation (Lag, Shards, EndpointBudget, RateLimit, MaxParallelism, MinParallelism, IneffectiveScaleUp).",
     labelNames: ["job_namespace", "job_name", "reason"] as const,
     registers: [registry],
   });

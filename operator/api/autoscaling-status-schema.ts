@@ -11,6 +11,7 @@ export const limitedByValues = [
   "RateLimit",
   "MaxParallelism",
   "MinParallelism",
+  "IneffectiveScaleUp",
 ] as const;
 
 const rate = (description: string) => z.number().min(0).describe(description);
@@ -34,7 +35,7 @@ export const autoscalingStatusSchema = z
       .enum(limitedByValues)
       .optional()
       .describe(
-        "What sets the recommendation: Lag (the load itself), or the bound that cut it: Shards, EndpointBudget, RateLimit, MaxParallelism, MinParallelism.",
+        "What sets the recommendation: Lag (the load itself), or the bound that cut it: Shards, EndpointBudget, RateLimit, MaxParallelism, MinParallelism, or IneffectiveScaleUp (the last scale-up did not raise what the job can process: no further scale-up until it does).",
       ),
     lastScaleTime: z.string().optional().describe("When the operator last changed parallelism."),
     scalingFrom: z
@@ -44,6 +45,18 @@ export const autoscalingStatusSchema = z
       .optional()
       .describe(
         "spec.parallelism before the operator's scale write that is not seen yet. The decision is written here first: a spec.parallelism of this value is that write still pending (it is sent again), any other value is a change by hand (set back, with a Warning).",
+      ),
+    lastScaleUp: z
+      .strictObject({
+        from: z.number().int().min(0).describe("Parallelism before it."),
+        to: z.number().int().min(0).describe("Parallelism after it."),
+        perSecondBefore: rate("What the job could process before it: per-pod rate x pods."),
+        expectedPerSecond: rate("What the job should process after it, at the same per-pod rate."),
+        endpointLatencyMillisBefore: rate("Mean endpoint latency before it.").optional(),
+      })
+      .optional()
+      .describe(
+        "The last scale-up, while the job runs its size: if what the job can process grew by less than a tenth of what was expected, further scale-ups wait (limitedBy IneffectiveScaleUp).",
       ),
     unsettledSince: z
       .string()

@@ -8,6 +8,7 @@
 // so there is at most one scale-down per window.
 import type { AutoscalingSpec } from "../api/autoscaling-schema.ts";
 import type { AutoscalingStatus, LimitedBy } from "../api/autoscaling-status-schema.ts";
+import { ineffectiveScaleUp, jobRate, nextScaleUp, scaleUp } from "./scale-up-effectiveness.ts";
 
 /** What one live processor reports on its heartbeat. */
 export interface PodLoad {
@@ -290,9 +291,10 @@ function holding(input: AutoscaleInput, current: number, message: string): Autos
   const { previous, now } = input;
   const resized = current !== input.current;
   const since = resized && !input.settled ? now.toISOString() : unsettledSince(input);
-  const { unsettledSince: _, lagSample: __, ...kept } = previous ?? {};
+  const { unsettledSince: _, lagSample: __, lastScaleUp, ...kept } = previous ?? {};
   return {
     ...kept,
+    ...(resized || lastScaleUp === undefined ? {} : { lastScaleUp }),
     ...(since === undefined
       ? {
           lagSample: { time: now.toISOString(), maxLagMillis: Math.round(input.maxLagMillis ?? 0) },
@@ -328,7 +330,22 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
     arrivalRate(input.pods) ?? incomingRate(processed, input.maxLagMillis, sample, now);
   const catchUp = (incoming * (input.maxLagMillis ?? 0)) / 1000 / spec.catchUpSeconds;
   const needed = Math.ceil((incoming + catchUp) / (perPod * spec.targetUtilization));
-  const { parallelism: recommended, limitedBy } = bounded(needed, input, perPod);
+  const latency = meanLatencyMillis(input.pods);
+  const within = bounded(needed, input, perPod);
+  // Judged only when it would matter: a scale-up is what it would block.
+  const ineffective =
+    within.parallelism > current
+      ? ineffectiveScaleUp(
+          previous?.lastScaleUp,
+          current,
+          jobRate(perPod, current, input.pods.length),
+          latency,
+        )
+      : undefined;
+  const { parallelism: recommended, limitedBy } =
+    ineffective === undefined
+      ? within
+      : { parallelism: current, limitedBy: "IneffectiveScaleUp" as const };
   const recommendations = recorded(
     previous?.recommendations ?? [],
     recommended,
@@ -343,8 +360,10 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
     spec.scaleDownStabilizationSeconds,
     now,
   );
-  const latency = meanLatencyMillis(input.pods);
   const scaled = next !== input.current;
+  const lastScaleUp = nextScaleUp(previous?.lastScaleUp, input.current, next, () =>
+    scaleUp(input.current, next, perPod, input.pods.length, latency),
+  );
   return {
     current: next,
     recommended,
@@ -358,10 +377,20 @@ export function decideAutoscale(input: AutoscaleInput): AutoscalingStatus {
     catchUpPerSecond: figure(catchUp),
     perPodPerSecond: figure(perPod),
     ...(latency === undefined ? {} : { endpointLatencyMillis: figure(latency) }),
+    ...(lastScaleUp === undefined ? {} : { lastScaleUp }),
     ...(since === undefined || scaled ? {} : { unsettledSince: since }),
     message:
-      explain(input, { incoming, catchUp, perPod, latency, recommended, limitedBy, next }) +
-      (unsettledNote(input, since) ?? ""),
+      explain(input, {
+        incoming,
+        catchUp,
+        perPod,
+        latency,
+        needed: within.parallelism,
+        recommended,
+        limitedBy,
+        ineffective,
+        next,
+      }) + (unsettledNote(input, since) ?? ""),
     lagSample: { time: now.toISOString(), maxLagMillis: Math.round(input.maxLagMillis ?? 0) },
     recommendations,
   };
@@ -372,8 +401,11 @@ interface Figures {
   catchUp: number;
   perPod: number;
   latency: number | undefined;
+  /** The recommendation within the bounds, before the effectiveness check. */
+  needed: number;
   recommended: number;
   limitedBy: LimitedBy;
+  ineffective: string | undefined;
   next: number;
 }
 
@@ -390,6 +422,7 @@ function explain(input: AutoscaleInput, f: Figures): string {
     RateLimit: `limited by the rate limit (${String(input.rateLimitPerSecond)} requests/s)`,
     MaxParallelism: "limited by maxParallelism",
     MinParallelism: "raised to minParallelism",
+    IneffectiveScaleUp: `held where the figures call for ${String(f.needed)}: ${f.ineffective ?? ""}`,
   };
   const waiting =
     f.next > f.recommended

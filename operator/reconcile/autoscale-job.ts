@@ -37,8 +37,17 @@ function balanced(current: number, shards: ShardProgressSummary): boolean {
 }
 
 /**
- * Every pod of the current size runs the current spec, is ready, reports on its heartbeat, and
- * holds its share of the shards.
+ * Every pod counts its records' arrivals, or none does (processors of a version before the count).
+ * A pod that has just taken a shard knows its arrivals from its second heartbeat on; deciding
+ * before that would take the incoming rate from the lag's slope, which a hand-over distorts.
+ */
+const arrivalsKnown = (shards: ShardProgressSummary): boolean =>
+  shards.loads.every((load) => load.arrivedPerSecond !== undefined) ||
+  shards.loads.every((load) => load.arrivedPerSecond === undefined);
+
+/**
+ * Every pod of the current size runs the current spec, is ready, reports on its heartbeat, holds
+ * its share of the shards, and knows its arrivals.
  */
 function settled(
   current: number,
@@ -52,7 +61,8 @@ function settled(
     status.readyReplicas === current &&
     status.updatedReplicas === current &&
     shards.loads.length >= current &&
-    balanced(current, shards)
+    balanced(current, shards) &&
+    arrivalsKnown(shards)
   );
 }
 
@@ -94,6 +104,13 @@ export function autoscaleJob(
       type: "Warning",
       reason: "AutoscalingOwnsParallelism",
       message: `spec.parallelism was set to ${String(job.spec.parallelism)} by hand, but spec.autoscaling is on and owns it: set back to ${String(status.current)}. Change spec.autoscaling's minParallelism or maxParallelism, or remove spec.autoscaling to size the job by hand.`,
+    });
+  }
+  if (status.limitedBy === "IneffectiveScaleUp" && previous?.limitedBy !== status.limitedBy) {
+    events.push({
+      type: "Warning",
+      reason: "IneffectiveScaleUp",
+      message: `${status.message ?? ""} If the endpoint's owners raise its limit, the job grows again by itself; to size the job by hand, remove spec.autoscaling.`,
     });
   }
   if (status.current !== current) {

@@ -26,7 +26,8 @@ export interface ArrivalSample {
  * span nothing: the baseline stays, and the next sample counts them. With nothing handed on, the
  * rate is 0 while `idleAtTip` (the reader is at the tip and has handed on all it read: nothing
  * arrived), else the last rate stands (the reader waits, for the engine or for a call). A new
- * reading has no rate yet, unless it is idle at the tip having handed on nothing at all.
+ * reading has no rate yet, unless it is idle at the tip having handed on nothing at all; one
+ * sampled before its first record counts from that record's arrival time.
  */
 export function nextArrival(
   taken: Taken,
@@ -37,12 +38,13 @@ export function nextArrival(
     return { base: taken, rate: idleAtTip && taken.records === 0 ? 0 : undefined };
   const { base } = previous;
   const records = taken.records - base.records;
-  const seconds =
-    taken.lastArrivedAt === undefined || base.lastArrivedAt === undefined
-      ? 0
-      : (taken.lastArrivedAt - base.lastArrivedAt) / 1000;
-  if (records > 0 && seconds > 0) return { base: taken, rate: records / seconds };
   if (records === 0 && idleAtTip) return { base: taken, rate: 0 };
+  // A reading sampled before it handed anything on has no arrival time to count from: its first
+  // records set one (kept, it would never open a span).
+  if (base.lastArrivedAt === undefined) return { base: taken, rate: previous.rate };
+  const seconds =
+    taken.lastArrivedAt === undefined ? 0 : (taken.lastArrivedAt - base.lastArrivedAt) / 1000;
+  if (records > 0 && seconds > 0) return { base: taken, rate: records / seconds };
   return previous;
 }
 

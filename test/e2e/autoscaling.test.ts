@@ -386,6 +386,13 @@ describe("autoscaling: the operator sizes a job from its lag", { skip: nodeUnsup
     t.diagnostic(
       `Events: ${String(rescaleEvents.length)} rescales; ${recorded.find((event) => event.reason === "AutoscalingOwnsParallelism")?.message ?? ""}`,
     );
+    // The endpoint answers in 50 ms however many calls it gets: every scale-up paid.
+    assert.deepEqual(
+      recorded
+        .filter((event) => event.reason === "IneffectiveScaleUp")
+        .map((event) => event.message ?? event.note),
+      [],
+    );
 
     // The decision is written to the status before spec.parallelism. With status writes refused,
     // lifting the budget at the peak scales nothing: no half-done rescale to undo later.

@@ -52,6 +52,16 @@ test("a new reading of the shard (handed over and back) counts from its own star
   assert.equal(again.base.records, 20);
 });
 
+test("a new reading sampled before its first record counts from that record's arrival time", () => {
+  // Taken over with a backlog: the first heartbeat comes before anything is handed on.
+  const start = nextArrival(taken(0, undefined, {}), false, undefined);
+  const firstRecords = nextArrival(taken(40, 4, start.base.reading), false, start);
+  assert.equal(firstRecords.rate, undefined, "no span yet");
+  assert.equal(firstRecords.base.lastArrivedAt, t0 + 4_000, "the baseline moved to them");
+  const measured = nextArrival(taken(140, 14, start.base.reading), false, firstRecords);
+  assert.equal(measured.rate, 10, "100 records that arrived over 10 s");
+});
+
 test("a pod's arrivals are its shards' sum, unknown while one shard's is", () => {
   assert.equal(podArrivalRate([10, 2.54]), 12.5);
   assert.equal(podArrivalRate([10, undefined]), undefined);
@@ -61,10 +71,12 @@ test("a pod's arrivals are its shards' sum, unknown while one shard's is", () =>
 test("seeded random batches: every record handed on is counted once, none is lost", () => {
   for (let seed = 1; seed <= 50; seed++) {
     const random = seededRandom(seed);
-    let records = Math.floor(random() * 100);
+    // Some readings start with nothing handed on yet, so without an arrival time.
+    let records = random() < 0.3 ? 0 : Math.floor(random() * 100);
     let arrivedMs = 0;
-    let sample = nextArrival(taken(records, 0), false, undefined);
-    const initial = sample.base;
+    let sample = nextArrival(taken(records, records === 0 ? undefined : 0), false, undefined);
+    /** The first baseline with an arrival time: counting starts there. */
+    let initial = sample.base.lastArrivedAt === undefined ? undefined : sample.base;
     let counted = 0;
     for (let step = 0; step < 40; step++) {
       // Batches of records sharing an arrival time; some heartbeats see no new arrival time.
@@ -77,16 +89,20 @@ test("seeded random batches: every record handed on is counted once, none is los
       const now = taken(records, arrivedMs / 1000);
       const before = sample;
       sample = nextArrival(now, false, before);
-      if (sample.base !== before.base) {
-        const seconds = ((now.lastArrivedAt ?? 0) - (before.base.lastArrivedAt ?? 0)) / 1000;
+      if (before.base.lastArrivedAt === undefined) {
+        initial ??= sample.base;
+      } else if (sample.base !== before.base) {
+        const seconds = ((now.lastArrivedAt ?? 0) - before.base.lastArrivedAt) / 1000;
         counted += (sample.rate ?? 0) * seconds;
       } else {
         assert.equal(now.lastArrivedAt, sample.base.lastArrivedAt, "held back only without a span");
       }
     }
+    const since = sample.base.records - (initial?.records ?? Number.NaN);
     assert.ok(
-      Math.abs(counted - (sample.base.records - initial.records)) < 1e-6,
-      `seed ${String(seed)}: counted ${String(counted)} of ${String(sample.base.records - initial.records)}`,
+      Math.abs(counted - since) < 1e-6,
+      `seed ${String(seed)}: counted ${String(counted)} of ${String(since)}`,
     );
+    assert.notEqual(sample.rate, undefined, `seed ${String(seed)}: a rate measured`);
   }
 });

@@ -110,7 +110,7 @@ test("the decision to rescale carries the spec value it replaces, until the scal
   assert.deepEqual(landed?.events, []);
 });
 
-test("figures taken while the workload rolls, before every pod reports or while shards move decide nothing", () => {
+test("figures taken while the workload rolls, before every pod reports, while shards move or before every pod counts arrivals decide nothing", () => {
   const previous = {
     current: 2,
     lagSample: { time: new Date(now.getTime() - 60_000).toISOString(), maxLagMillis: 0 },
@@ -126,16 +126,69 @@ test("figures taken while the workload rolls, before every pod reports or while 
   };
   const oneHolder = { ...moving, processors: [{ pod: "pod-0", shards: 8 }] };
   const unowned = { ...moving, unowned: ["shardId-000000000007"] };
+  // One pod has just taken its shards: it counts their arrivals from its next heartbeat.
+  const arrivalsUnknown: ShardProgressSummary = {
+    ...moving,
+    loads: moving.loads.map((load, index) =>
+      index === 0 ? { ...load, arrivedPerSecond: 100 } : load,
+    ),
+  };
   for (const [deployment, summary] of [
     [running(1), shards(2, 200, 60_000)],
     [running(2), shards(1, 200, 60_000)],
     [running(2), unbalanced],
     [running(2), oneHolder],
     [running(2), unowned],
+    [running(2), arrivalsUnknown],
   ] as const) {
     const decided = autoscaleJob(job, previous, deployment, summary, now);
     assert.equal(decided?.parallelism, 2);
     assert.equal(decided.events.length, 0);
     assert.match(decided.status.message ?? "", /Waiting for every processor/);
   }
+});
+
+test("a scale-up that brought no more throughput holds the job, with one Warning saying why", () => {
+  const job = jobWith({ autoscaling, parallelism: 1 });
+  const up = autoscaleJob(job, undefined, running(1), shards(1, 200, 60_000), now);
+  assert.equal(up?.parallelism, 3);
+  assert.deepEqual(up.status.lastScaleUp, {
+    from: 1,
+    to: 3,
+    perSecondBefore: 200,
+    expectedPerSecond: 600,
+    endpointLatencyMillisBefore: 50,
+  });
+
+  // At 3 pods the endpoint answers in 150 ms: each pod does a third of what one did alone.
+  const slower = (summary: ShardProgressSummary): ShardProgressSummary => ({
+    ...summary,
+    loads: summary.loads.map((load) => ({ ...load, endpointLatencyMillis: 150 })),
+  });
+  const landed = { ...up.status, scalingFrom: undefined };
+  const later = (seconds: number): Date => new Date(now.getTime() + seconds * 1000);
+  const held = autoscaleJob(
+    jobWith({ autoscaling, parallelism: 3 }),
+    landed,
+    running(3),
+    slower(shards(3, 66.7, 60_000)),
+    later(20),
+  );
+  assert.equal(held?.parallelism, 3);
+  assert.equal(held.status.limitedBy, "IneffectiveScaleUp");
+  assert.deepEqual(
+    held.events.map((event) => [event.type, event.reason]),
+    [["Warning", "IneffectiveScaleUp"]],
+  );
+  assert.match(held.events[0]?.message ?? "", /1 -> 3 pods.*from 200 to 200 records\/s/);
+
+  const still = autoscaleJob(
+    jobWith({ autoscaling, parallelism: 3 }),
+    held.status,
+    running(3),
+    slower(shards(3, 66.7, 60_000)),
+    later(40),
+  );
+  assert.equal(still?.status.limitedBy, "IneffectiveScaleUp");
+  assert.deepEqual(still.events, [], "one Warning per block, not one per decision");
 });
