@@ -222,6 +222,10 @@ export function createInMemoryJobCluster(spec: JobSpecInput, start: Date) {
     job: jobs.read,
     deployment: (): V1Deployment | undefined => structuredClone(store.server.get(deploymentKey)),
     sync: store.sync,
+    /** Every informer has delivered every write. */
+    caughtUp: (): boolean =>
+      store.server.size === store.seen.size &&
+      [...store.server].every(([at, object]) => store.seen.get(at) === object),
     /** kubectl scale by hand (or another writer of spec.parallelism). */
     scaleByHand(parallelism: number): void {
       jobs.setSpec({ parallelism });

@@ -3,7 +3,8 @@
 // failed write leaves, and, over seeded random runs, that a rescale is recorded before it is acted on.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
-import type { JobSpecInput } from "../../../operator/api/job-schema.ts";
+import type { V1Deployment } from "@kubernetes/client-node";
+import { kind as jobKind, type JobSpecInput } from "../../../operator/api/job-schema.ts";
 import { reconcileJob } from "../../../operator/reconcile/reconcile-job.ts";
 import {
   apiError,
@@ -15,6 +16,7 @@ import {
   type InMemoryJobCluster,
 } from "./in-memory-job-cluster.ts";
 import { minimalSpec } from "./job-fixture.ts";
+import { seededRandom } from "../seeded-random.ts";
 import { busy, processorLeases, type PodReport } from "./job-leases.ts";
 
 const start = new Date("2026-11-30T12:00:00Z");
@@ -42,6 +44,11 @@ const writes = (calls: readonly Call[]): Call[] =>
 /** The processors run what the Deployment asks, and report these figures. */
 function running(cluster: InMemoryJobCluster, report: PodReport): void {
   cluster.rollOut();
+  renewed(cluster, report);
+}
+
+/** The ready pods hold the shards evenly and have just renewed their heartbeats. */
+function renewed(cluster: InMemoryJobCluster, report: PodReport): void {
   const replicas = cluster.deployment()?.status?.readyReplicas ?? 0;
   const pods = Array.from({ length: replicas }, (_, index) => `${name}-processor-${String(index)}`);
   cluster.setLeases(
@@ -252,6 +259,148 @@ describe("informers that catch up at different times", () => {
         "the operator's own rescale is no change by hand",
       );
       assert.equal(cluster.deployment()?.spec?.replicas, 3);
+    },
+  );
+});
+
+type Informers = "together" | "apart";
+
+interface World {
+  cluster: InMemoryJobCluster;
+  random: () => number;
+  informers: Informers;
+  report: PodReport;
+}
+
+const pick = <T>(random: () => number, items: readonly T[]): T =>
+  items[Math.floor(random() * items.length)] as T;
+
+/**
+ * What happens between two reconciles: time passes, the load changes, the pods roll out and renew
+ * their heartbeats (or not), now and then someone scales by hand, and the informers catch up
+ * (all at once, or each on its own).
+ */
+function between(world: World): void {
+  const { cluster, random } = world;
+  cluster.advance(1_000 + Math.floor(random() * 14_000));
+  if (random() < 0.2)
+    world.report = busy(pick(random, [0, 20, 100, 200]), pick(random, [0, 3_000, 30_000, 120_000]));
+  if (random() < 0.5) cluster.rollOut();
+  if (random() < 0.8) renewed(cluster, world.report);
+  if (random() < 0.03) cluster.scaleByHand(1 + Math.floor(random() * 6));
+  if (world.informers === "together") {
+    if (random() < 0.7) cluster.sync();
+    return;
+  }
+  for (const kind of [jobKind, "Deployment", "Lease"]) if (random() < 0.7) cluster.sync(kind);
+}
+
+/**
+ * As each call arrives: scaleJob sends only a decision the status records as a rescale, and the
+ * Deployment runs spec.parallelism or the recorded decision.
+ */
+function watchCalls(cluster: InMemoryJobCluster, violations: string[]): void {
+  cluster.onCall = (call) => {
+    const job = cluster.job();
+    const recorded = job.status?.autoscaling;
+    if (
+      call.op === "scaleJob" &&
+      (recorded?.current !== call.parallelism || recorded.scalingFrom === undefined)
+    )
+      violations.push(
+        `scaleJob ${String(call.parallelism)} with ${JSON.stringify(recorded)} recorded`,
+      );
+    if (call.op !== "apply" || call.failed || call.object.kind !== "Deployment") return;
+    const replicas = (call.object as V1Deployment).spec?.replicas;
+    const parallelism = (job.spec as JobSpecInput).parallelism;
+    if (replicas !== parallelism && replicas !== recorded?.current)
+      violations.push(
+        `Deployment at ${String(replicas)}: spec.parallelism ${String(parallelism)}, recorded ${String(recorded?.current)}`,
+      );
+  };
+}
+
+/** With every write let through and nothing else changing, the writes stop within three reconciles. */
+async function settles(cluster: InMemoryJobCluster): Promise<Call[]> {
+  const fails = cluster.fails;
+  cluster.fails = () => undefined;
+  let last: Call[] = [];
+  for (let run = 0; run < 3; run++) {
+    cluster.sync();
+    last = writes(await reconcile(cluster));
+  }
+  cluster.fails = fails;
+  return last;
+}
+
+interface Tally {
+  reconciles: number;
+  failed: number;
+  rescales: number;
+  settled: number;
+}
+
+async function randomRun(seed: number, informers: Informers, tally: Tally): Promise<void> {
+  const random = seededRandom(seed);
+  const spec = {
+    ...autoscaled,
+    autoscaling: { ...autoscaling, scaleDownStabilizationSeconds: 30 },
+  };
+  const cluster = createInMemoryJobCluster(spec, start);
+  const world: World = { cluster, random, informers, report: busy(100, 0) };
+  const violations: string[] = [];
+  watchCalls(cluster, violations);
+  const failing = pick(random, [0.05, 0.15, 0.3]);
+  cluster.fails = (write) => (random() < failing ? apiError(500, `${write} failed`) : undefined);
+  for (let step = 0; step < 80; step++) {
+    const at = `seed ${String(seed)} step ${String(step)}`;
+    between(world);
+    const caughtUp = cluster.caughtUp();
+    const succeeded = await reconcileJob(cluster.context, key).then(
+      () => true,
+      () => false,
+    );
+    tally.reconciles++;
+    if (!succeeded) tally.failed++;
+    assert.deepEqual(violations, [], at);
+    const recorded = cluster.job().status?.autoscaling?.current;
+    // On caches behind the last writes a reconcile may rightly do nothing: their events queue another.
+    if (succeeded && caughtUp && recorded !== undefined)
+      assert.equal(
+        cluster.deployment()?.spec?.replicas,
+        recorded,
+        `${at}: after a reconcile that succeeded`,
+      );
+    if (random() < 0.1) {
+      assert.deepEqual(await settles(cluster), [], `${at}: settled`);
+      tally.settled++;
+    }
+  }
+  tally.rescales += only(cluster.calls, "recordEvent").filter((call) =>
+    call.reason.startsWith("Scaled"),
+  ).length;
+}
+
+async function randomRuns(informers: Informers): Promise<Tally> {
+  const tally = { reconciles: 0, failed: 0, rescales: 0, settled: 0 };
+  for (let seed = 1; seed <= 30; seed++) await randomRun(seed, informers, tally);
+  return tally;
+}
+
+describe("seeded random runs: random figures, failed writes and informers that lag", () => {
+  test("informers that catch up together: every rescale is recorded before it is written or acted on", async (t) => {
+    const tally = await randomRuns("together");
+    t.diagnostic(JSON.stringify(tally));
+    assert.ok(tally.rescales > 30 && tally.failed > 100, "the runs rescale, and writes fail");
+  });
+
+  test(
+    "informers that catch up each on its own: every rescale is recorded before it is written or acted on",
+    {
+      todo: "as in 'a rescale stands while the job's informer lags the Deployment's': a Deployment informer ahead of the job's sets the Deployment back to the stale spec.parallelism",
+    },
+    async (t) => {
+      t.diagnostic(JSON.stringify(await randomRuns("apart")));
     },
   );
 });
