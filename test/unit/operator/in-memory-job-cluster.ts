@@ -1,8 +1,10 @@
 // An API server and its informers in memory, for reconciler tests. Writes land as the API server
 // makes them: every write bumps the object's resourceVersion, a change of the job's spec its
 // generation, server-side apply keeps what others set (the status). The caches show what the
-// informers last delivered, and a test says when each informer catches up. The ReconcileContext
-// over them logs every call in order, and fails the writes a test names.
+// informers last delivered, and a test says when each informer catches up. A write stores a copy
+// and nothing stored changes in place, so readers share stored objects as an informer's cache
+// does. The ReconcileContext over them logs every call in order, with what it sent (the
+// reconciler builds its objects afresh for each call), and fails the writes a test names.
 import type {
   KubernetesObject,
   KubernetesObjectApi,
@@ -105,16 +107,17 @@ type Store = ReturnType<typeof createStore>;
 /** The job's own API: read it, change its spec (a new generation), as the API server does. */
 function jobApi(store: Store) {
   const jobKey = keyOf(jobKind, namespace, name);
+  /** The stored job: a write stores a copy, so it never changes under the reader. */
   const read = (): JobObject => {
     const stored = store.server.get(jobKey);
     if (stored === undefined) throw apiError(404, `asyncenrichmentjobs "${name}" not found`);
-    return structuredClone(stored);
+    return stored;
   };
   return {
     read,
     exists: (): boolean => store.server.has(jobKey),
     setSpec(changes: Partial<JobSpecInput>): void {
-      const live = read();
+      const live = structuredClone(read());
       const spec = { ...(live.spec as JobSpecInput), ...changes };
       if (isDeepStrictEqual(live.spec, spec)) return;
       const metadata = (live.metadata ??= {});
@@ -123,7 +126,7 @@ function jobApi(store: Store) {
       store.put(live);
     },
     setStatus(status: JobStatus): void {
-      store.put({ ...read(), status: structuredClone(status) } as JobObject);
+      store.put({ ...read(), status } as JobObject);
     },
   };
 }
@@ -155,7 +158,7 @@ function contextOver(store: Store, calls: Call[], hooks: Hooks, now: () => Date)
   // Only patch is called (createApplier): server-side apply, which keeps the status others set.
   const objectApi = {
     patch(desired: KubernetesObject): Promise<KubernetesObject> {
-      attempt("apply", { op: "apply", object: structuredClone(desired) });
+      attempt("apply", { op: "apply", object: desired });
       const live: V1Deployment | undefined = store.server.get(keyOfObject(desired));
       store.put({ ...desired, ...(live?.status === undefined ? {} : { status: live.status }) });
       return Promise.resolve(desired);
@@ -177,10 +180,10 @@ function contextOver(store: Store, calls: Call[], hooks: Hooks, now: () => Date)
     },
     readJob() {
       log({ op: "readJob" });
-      return Promise.resolve(jobs.exists() ? jobs.read() : undefined);
+      return Promise.resolve(jobs.exists() ? structuredClone(jobs.read()) : undefined);
     },
     writeStatus(_job, status) {
-      attempt("writeStatus", { op: "writeStatus", status: structuredClone(status) });
+      attempt("writeStatus", { op: "writeStatus", status });
       jobs.setStatus(status);
       return Promise.resolve();
     },
@@ -190,7 +193,7 @@ function contextOver(store: Store, calls: Call[], hooks: Hooks, now: () => Date)
       return Promise.resolve();
     },
     onAutoscaled(_key, status) {
-      log({ op: "onAutoscaled", status: structuredClone(status) });
+      log({ op: "onAutoscaled", status });
     },
     recordEvent(_job, type, reason, message) {
       log({ op: "recordEvent", type, reason, message });
@@ -220,7 +223,7 @@ export function createInMemoryJobCluster(spec: JobSpecInput, start: Date) {
       now = new Date(now.getTime() + millis);
     },
     job: jobs.read,
-    deployment: (): V1Deployment | undefined => structuredClone(store.server.get(deploymentKey)),
+    deployment: (): V1Deployment | undefined => store.server.get(deploymentKey),
     sync: store.sync,
     /** Every informer has delivered every write. */
     caughtUp: (): boolean =>
@@ -232,7 +235,7 @@ export function createInMemoryJobCluster(spec: JobSpecInput, start: Date) {
     },
     /** The Deployment controller and the kubelet: every replica runs the current spec. */
     rollOut(): void {
-      const deployment = cluster.deployment();
+      const deployment = structuredClone(cluster.deployment());
       const replicas = deployment?.spec?.replicas;
       if (deployment === undefined || replicas === undefined) return;
       deployment.status = { replicas, readyReplicas: replicas, updatedReplicas: replicas };

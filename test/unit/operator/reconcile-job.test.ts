@@ -233,7 +233,7 @@ describe("other reconciles", () => {
   });
 });
 
-describe("informers that catch up at different times", () => {
+describe("informers that lag the operator's own writes", () => {
   test(
     "a rescale stands while the job's informer lags the Deployment's",
     {
@@ -261,9 +261,35 @@ describe("informers that catch up at different times", () => {
       assert.equal(cluster.deployment()?.spec?.replicas, 3);
     },
   );
+
+  test(
+    "a rescale stands while every informer lags and the shards move",
+    {
+      todo: "reconcileJob writes the status of a cached job whose decision writes nothing: the recorded rescale is overwritten with the lagging job's, and the next reconcile sets the operator's own scale write back as a change by hand",
+    },
+    async () => {
+      const cluster = await backlogged();
+      await reconcile(cluster);
+      // No informer has delivered the rescale, and the heartbeats the cache shows have expired
+      // (pods starting for the new size take shards over): the autoscaler waits on the cached job.
+      cluster.advance(6_000);
+      const calls = await reconcile(cluster);
+      assert.equal(cluster.job().status?.autoscaling?.current, 3, steps(calls).join(", "));
+
+      cluster.sync();
+      cluster.advance(1_000);
+      const later = await reconcile(cluster);
+      assert.deepEqual(
+        only(later, "recordEvent").map((call) => call.reason),
+        [],
+      );
+      assert.equal((cluster.job().spec as JobSpecInput).parallelism, 3);
+    },
+  );
 });
 
-type Informers = "together" | "apart";
+/** Whether the informers deliver every write before the next reconcile, or each lags now and then. */
+type Informers = "keep up" | "lag";
 
 interface World {
   cluster: InMemoryJobCluster;
@@ -278,7 +304,7 @@ const pick = <T>(random: () => number, items: readonly T[]): T =>
 /**
  * What happens between two reconciles: time passes, the load changes, the pods roll out and renew
  * their heartbeats (or not), now and then someone scales by hand, and the informers catch up
- * (all at once, or each on its own).
+ * (every time, or each on its own now and then).
  */
 function between(world: World): void {
   const { cluster, random } = world;
@@ -287,17 +313,19 @@ function between(world: World): void {
     world.report = busy(pick(random, [0, 20, 100, 200]), pick(random, [0, 3_000, 30_000, 120_000]));
   if (random() < 0.5) cluster.rollOut();
   if (random() < 0.8) renewed(cluster, world.report);
-  if (random() < 0.03) cluster.scaleByHand(1 + Math.floor(random() * 6));
-  if (world.informers === "together") {
-    if (random() < 0.7) cluster.sync();
+  // Above maxParallelism: a Warning naming another value takes the operator's own write for a hand's.
+  if (random() < 0.03)
+    cluster.scaleByHand(autoscaling.maxParallelism + 1 + Math.floor(random() * 3));
+  if (world.informers === "keep up") {
+    cluster.sync();
     return;
   }
   for (const kind of [jobKind, "Deployment", "Lease"]) if (random() < 0.7) cluster.sync(kind);
 }
 
 /**
- * As each call arrives: scaleJob sends only a decision the status records as a rescale, and the
- * Deployment runs spec.parallelism or the recorded decision.
+ * As each call arrives: scaleJob sends only a decision the status records as a rescale, the
+ * Deployment runs spec.parallelism or the recorded decision, and only a hand's value is set back.
  */
 function watchCalls(cluster: InMemoryJobCluster, violations: string[]): void {
   cluster.onCall = (call) => {
@@ -310,6 +338,9 @@ function watchCalls(cluster: InMemoryJobCluster, violations: string[]): void {
       violations.push(
         `scaleJob ${String(call.parallelism)} with ${JSON.stringify(recorded)} recorded`,
       );
+    const byHand = call.op === "recordEvent" && /set to (\d+) by hand/.exec(call.message);
+    if (byHand && Number(byHand[1]) <= autoscaling.maxParallelism)
+      violations.push(`the operator's own write set back: ${byHand[0]}`);
     if (call.op !== "apply" || call.failed || call.object.kind !== "Deployment") return;
     const replicas = (call.object as V1Deployment).spec?.replicas;
     const parallelism = (job.spec as JobSpecInput).parallelism;
@@ -352,7 +383,7 @@ async function randomRun(seed: number, informers: Informers, tally: Tally): Prom
   watchCalls(cluster, violations);
   const failing = pick(random, [0.05, 0.15, 0.3]);
   cluster.fails = (write) => (random() < failing ? apiError(500, `${write} failed`) : undefined);
-  for (let step = 0; step < 80; step++) {
+  for (let step = 0; step < 60; step++) {
     const at = `seed ${String(seed)} step ${String(step)}`;
     between(world);
     const caughtUp = cluster.caughtUp();
@@ -383,24 +414,24 @@ async function randomRun(seed: number, informers: Informers, tally: Tally): Prom
 
 async function randomRuns(informers: Informers): Promise<Tally> {
   const tally = { reconciles: 0, failed: 0, rescales: 0, settled: 0 };
-  for (let seed = 1; seed <= 30; seed++) await randomRun(seed, informers, tally);
+  for (let seed = 1; seed <= 20; seed++) await randomRun(seed, informers, tally);
   return tally;
 }
 
-describe("seeded random runs: random figures, failed writes and informers that lag", () => {
-  test("informers that catch up together: every rescale is recorded before it is written or acted on", async (t) => {
-    const tally = await randomRuns("together");
+describe("seeded random runs: random figures, failed writes, a hand now and then", () => {
+  test("informers that keep up: a rescale is recorded before it is written or acted on, and never taken for a hand's", async (t) => {
+    const tally = await randomRuns("keep up");
     t.diagnostic(JSON.stringify(tally));
-    assert.ok(tally.rescales > 30 && tally.failed > 100, "the runs rescale, and writes fail");
+    assert.ok(tally.rescales > 20 && tally.failed > 50, "the runs rescale, and writes fail");
   });
 
   test(
-    "informers that catch up each on its own: every rescale is recorded before it is written or acted on",
+    "informers that lag, each on its own: the same",
     {
-      todo: "as in 'a rescale stands while the job's informer lags the Deployment's': a Deployment informer ahead of the job's sets the Deployment back to the stale spec.parallelism",
+      todo: "the two tests above: a decision taken on a lagging job that writes nothing to it sets the Deployment back, and overwrites the recorded rescale, which the next reconcile takes for a change by hand",
     },
     async (t) => {
-      t.diagnostic(JSON.stringify(await randomRuns("apart")));
+      t.diagnostic(JSON.stringify(await randomRuns("lag")));
     },
   );
 });
