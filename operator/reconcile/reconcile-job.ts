@@ -196,11 +196,6 @@ const jobOf = (object: JobObject, spec: Job["spec"]): Job => ({
   spec,
 });
 
-/** The decision writes something: a new status.autoscaling, or spec.parallelism. */
-const decisionWrites = (decided: Autoscaled, object: JobObject, job: Job): boolean =>
-  decided.parallelism !== job.spec.parallelism ||
-  !isDeepStrictEqual(decided.status, object.status?.autoscaling);
-
 interface Decided {
   object: JobObject;
   /** The job to run: its parallelism the autoscaler's decision when on. */
@@ -210,11 +205,13 @@ interface Decided {
 }
 
 /**
- * The job to run and the autoscaler's decision. The informer's cache may lag the operator's own
- * writes of the last reconcile (its status, its scale write): a decision that would write anything
- * is taken again on the job as the API server has it, so none is taken twice, or on an older
- * decision's history. Decisions write at most once per interval, so this reads at most that often.
- * Issues instead when the spec is invalid.
+ * The job to run and the autoscaler's decision. The job's informer may lag the operator's own
+ * writes of the last reconcile (its status, its scale write), and lag the other informers: a
+ * decision taken on the cached job could rescale twice, or, holding, write an older decision back
+ * over the recorded one and set the Deployment back, which the next reconcile would take for a
+ * change by hand. So while autoscaling is on, the decision is taken on the job as the API server
+ * has it: one GET per reconcile, which the work queue spaces (an HPA reads its target's scale at
+ * every sync too). Issues instead when the spec is invalid.
  */
 async function decide(
   context: ReconcileContext,
@@ -235,10 +232,7 @@ async function decide(
       context.now(),
     );
     if (decided === undefined) return { object, job };
-    const latest =
-      fresh || !decisionWrites(decided, object, job)
-        ? undefined
-        : await context.readJob(job.namespace, job.name);
+    const latest = fresh ? undefined : await context.readJob(job.namespace, job.name);
     if (latest === undefined)
       return {
         object,
