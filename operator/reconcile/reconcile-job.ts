@@ -211,13 +211,13 @@ interface Decided {
  * over the recorded one and set the Deployment back, which the next reconcile would take for a
  * change by hand. So while autoscaling is on, the decision is taken on the job as the API server
  * has it: one GET per reconcile, which the work queue spaces (an HPA reads its target's scale at
- * every sync too). Issues instead when the spec is invalid.
+ * every sync too). Issues instead when the spec is invalid; undefined when the job is gone.
  */
 async function decide(
   context: ReconcileContext,
   cachedJob: JobObject,
   shards: ShardProgressSummary,
-): Promise<Decided | { object: JobObject; issues: string[] }> {
+): Promise<Decided | { object: JobObject; issues: string[] } | undefined> {
   let object = cachedJob;
   for (let fresh = false; ; fresh = true) {
     const parsed = jobSpecSchema.safeParse(object.spec);
@@ -232,13 +232,15 @@ async function decide(
       context.now(),
     );
     if (decided === undefined) return { object, job };
-    const latest = fresh ? undefined : await context.readJob(job.namespace, job.name);
-    if (latest === undefined)
+    if (fresh)
       return {
         object,
         job: { ...job, spec: { ...job.spec, parallelism: decided.parallelism } },
         decided,
       };
+    const latest = await context.readJob(job.namespace, job.name);
+    // Deleted since the cache saw it: nothing to decide for.
+    if (latest === undefined) return undefined;
     object = latest;
   }
 }
@@ -286,6 +288,10 @@ export async function reconcileJob(
   }
   const shards = observeShards(context, namespace, name);
   const taken = await decide(context, cachedJob, shards);
+  if (taken === undefined) {
+    context.onAutoscaled(key, undefined);
+    return undefined;
+  }
   const { object } = taken;
   if ("issues" in taken) {
     context.onAutoscaled(key, undefined);

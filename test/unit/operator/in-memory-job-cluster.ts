@@ -229,6 +229,10 @@ export function createInMemoryJobCluster(spec: JobSpecInput, start: Date) {
     caughtUp: (): boolean =>
       store.server.size === store.seen.size &&
       [...store.server].every(([at, object]) => store.seen.get(at) === object),
+    /** kubectl delete of the job, not yet seen by its informer. */
+    deleteJob(): void {
+      store.server.delete(keyOf(jobKind, namespace, name));
+    },
     /** kubectl scale by hand (or another writer of spec.parallelism). */
     scaleByHand(parallelism: number): void {
       jobs.setSpec({ parallelism });

@@ -196,6 +196,18 @@ describe("other reconciles", () => {
     );
   });
 
+  test("a job deleted since its informer saw it: nothing decided, written or applied", async () => {
+    const cluster = await backlogged();
+    cluster.deleteJob();
+    const calls = await reconcile(cluster);
+    assert.deepEqual(steps(calls), ["readJob"]);
+    assert.deepEqual(
+      only(calls, "onAutoscaled").map((call) => call.status),
+      [undefined],
+      "its metrics go with it",
+    );
+  });
+
   test("a spec the operator cannot run: Failed, Degraded InvalidSpec naming the field, nothing applied", async () => {
     const cluster = createInMemoryJobCluster({ ...autoscaled, capacity: -1 }, start);
     const calls = await reconcile(cluster);
