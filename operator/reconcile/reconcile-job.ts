@@ -52,7 +52,10 @@ export interface ReconcileContext {
   writeStatus(job: JobObject, status: JobStatus): Promise<void>;
   /** Sets spec.parallelism through the scale subresource (spec.autoscaling). */
   scaleJob(job: JobObject, parallelism: number): Promise<void>;
-  /** Sees each job's autoscaling status at every reconcile (metrics); undefined when off or gone. */
+  /**
+   * Sees each job's autoscaling status once a reconcile has recorded it (metrics); undefined when
+   * off or gone.
+   */
   onAutoscaled(key: string, status: AutoscalingStatus | undefined): void;
   recordEvent(
     job: JobObject,
@@ -299,7 +302,6 @@ export async function reconcileJob(
     return undefined;
   }
   const { job, decided } = taken;
-  context.onAutoscaled(key, decided?.status);
 
   const desired = desiredObjects(job);
   const deployment = desiredDeployment(job, context.settings);
@@ -328,6 +330,8 @@ export async function reconcileJob(
     );
   }
   if (!rescale) await writeStatus(context, object, status);
+  // Metrics show a decision once it is recorded.
+  context.onAutoscaled(key, decided?.status);
   if (scaleError !== undefined) throw scaleError;
   // Secrets are not watched (the operator reads only the ones named): look again while missing.
   if (missing.length > 0) return { requeueAfterMs: 10_000 };

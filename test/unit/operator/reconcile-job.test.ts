@@ -103,8 +103,11 @@ describe("a rescale is recorded, then written to spec.parallelism, then acted on
     cluster.fails = (write) => (write === "writeStatus" ? refused : undefined);
     await assert.rejects(reconcile(cluster), (error) => error === refused);
     assert.deepEqual(
-      cluster.calls.filter((call) => call.op === "scaleJob" || call.op === "apply"),
+      cluster.calls.filter(
+        (call) => call.op === "scaleJob" || call.op === "apply" || call.op === "onAutoscaled",
+      ),
       [],
+      "nothing written, applied, or shown in the metrics",
     );
     assert.equal(
       cluster.calls.some((call) => call.op === "recordEvent"),
