@@ -26,6 +26,7 @@ import type { Logger } from "pino";
 import { unlessNotFound } from "../../processor/contract.ts";
 import { group, kind, plural, version, apiVersion } from "../api/job-schema.ts";
 import { createApplier, fieldManager } from "../reconcile/apply.ts";
+import { createLeaseRenewals } from "../reconcile/lease-renewals.ts";
 import { reconcileJob, type JobObject, type ReconcileContext } from "../reconcile/reconcile-job.ts";
 import type { WorkloadSettings } from "../reconcile/desired-workload.ts";
 import { resilientInformer, type Cache } from "./resilient-informer.ts";
@@ -197,12 +198,15 @@ export async function startJobController(
   const ownedCaches = [deployments, pods, ...Object.values(owned)];
 
   const statusRefreshMs = options.statusRefreshMs ?? 5_000;
-  const leases = managed<V1Lease>(
+  const renewals = createLeaseRenewals();
+  const leases: Cache<V1Lease> = managed<V1Lease>(
     "/apis/coordination.k8s.io/v1{namespace}/leases",
     () => coordination.listLeaseForAllNamespaces({ labelSelector: managedBySelector }),
     (namespace) =>
       coordination.listNamespacedLease({ namespace, labelSelector: managedBySelector }),
     (lease) => {
+      const { name = "", namespace = "" } = lease.metadata ?? {};
+      renewals.observe(lease, leases.get(name, namespace) !== undefined);
       const job = lease.metadata?.labels?.[labelKeys.job];
       if (job !== undefined)
         queue.addAfter(`${lease.metadata?.namespace ?? ""}/${job}`, statusRefreshMs);
@@ -214,6 +218,7 @@ export async function startJobController(
     deployments,
     pods,
     leases,
+    leaseAges: renewals,
     owned,
     applier: createApplier(objects, options.onWrite),
     readSecret: (namespace, name) => unlessNotFound(core.readNamespacedSecret({ name, namespace })),

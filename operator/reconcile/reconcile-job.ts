@@ -30,6 +30,7 @@ import { desiredMetricsService } from "./desired-service.ts";
 import { desiredDeployment, type WorkloadSettings } from "./desired-workload.ts";
 import { jobStatus, type Observed } from "./job-status.ts";
 import { processorName, selectorLabels, type Job } from "./job.ts";
+import type { LeaseAges } from "./lease-renewals.ts";
 import { summarizeShards, type ShardProgressSummary } from "./shard-progress.ts";
 import { labelKeys } from "./labels.ts";
 
@@ -43,6 +44,8 @@ export interface ReconcileContext {
   deployments: Cache<V1Deployment>;
   pods: Cache<V1Pod>;
   leases: Cache<V1Lease>;
+  /** How long each Lease has gone unchanged, on the operator's clock (lease-renewals.ts). */
+  leaseAges: LeaseAges;
   /** The objects a job owns besides its Deployment, by kind, from informers. */
   owned: Record<OwnedKind, Cache<KubernetesObject>>;
   applier: Applier;
@@ -148,7 +151,7 @@ function observeShards(
     context.leases
       .list(namespace)
       .filter((lease) => lease.metadata?.labels?.[labelKeys.job] === name),
-    context.now(),
+    context.leaseAges,
   );
 }
 

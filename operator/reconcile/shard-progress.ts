@@ -1,11 +1,13 @@
-// What a job's Leases say about its progress, as a pure function of the Leases and the time: how
-// many shards are left to read, who holds them, and the processors' latest figures, which each
-// processor writes on its heartbeat Lease. A shard whose holder's heartbeat was not renewed within
-// its duration counts as unowned, and that processor's figures are ignored. A holder of the old
-// protocol (during a rolling upgrade) renews the shard Lease itself and writes figures on it.
-// For the status only: the processors judge expiry on their own monotonic clocks, never this way.
+// What a job's Leases say about its progress, as a pure function of the Leases and how long each
+// has gone unchanged (lease-renewals.ts): how many shards are left to read, who holds them, and
+// the processors' latest figures, which each processor writes on its heartbeat Lease. A shard
+// whose holder's heartbeat has not changed for its duration counts as unowned, and that
+// processor's figures are ignored. A holder of the old protocol (during a rolling upgrade) renews
+// the shard Lease itself and writes figures on it. For the status and the autoscaler only: the
+// processors judge each other on their own clocks.
 import type { V1Lease } from "@kubernetes/client-node";
 import type { PodLoad } from "./autoscale-decision.ts";
+import type { LeaseAges } from "./lease-renewals.ts";
 import {
   SHARD_END,
   toHeartbeat,
@@ -47,9 +49,6 @@ export interface ProcessorFigures {
   /** With a rate limit: the pod's share, in requests per second. */
   rateLimitShare?: number;
 }
-
-const renewedWithin = (renewed: Date | string | undefined, seconds: number, now: Date): boolean =>
-  renewed !== undefined && now.getTime() - new Date(renewed).getTime() <= seconds * 1000;
 
 /** One processor's figures, as its heartbeat or (old protocol) one shard Lease reports them. */
 interface Report {
@@ -124,20 +123,22 @@ const podLoad = (report: Report): PodLoad => ({
   arrivedPerSecond: report.arrivedPerSecond,
 });
 
-export function summarizeShards(leases: readonly V1Lease[], now: Date): ShardProgressSummary {
+export function summarizeShards(leases: readonly V1Lease[], ages: LeaseAges): ShardProgressSummary {
+  const renewedWithin = (lease: V1Lease, seconds: number): boolean =>
+    ages.unchangedForMs(lease) <= seconds * 1000;
   const views = leases.map(toShardLease).filter((lease) => lease !== undefined);
   const liveHeartbeats = new Map(
     leases
       .map(toHeartbeat)
       .filter((beat) => beat !== undefined)
-      .filter((beat) => renewedWithin(beat.renewTime, beat.leaseDurationSeconds, now))
+      .filter((beat) => renewedWithin(beat.object, beat.leaseDurationSeconds))
       .map((beat) => [beat.processor, beat]),
   );
   const isLive = (lease: ShardLease): boolean =>
     lease.holder !== "" &&
     (lease.heartbeatHeld
       ? liveHeartbeats.has(lease.holder)
-      : renewedWithin(lease.object.spec?.renewTime, lease.leaseDurationSeconds, now));
+      : renewedWithin(lease.object, lease.leaseDurationSeconds));
   // A child is taken only once the processors consider its parents done: read to SHARD_END, or
   // gone from the stream's listing (aged out of retention unread; its Lease stays, unfinished).
   const takenChildrenOf = new Set(

@@ -23,6 +23,7 @@ import type { AutoscalingStatus } from "../../../operator/api/autoscaling-status
 import type { JobStatus } from "../../../operator/api/status-schema.ts";
 import type { Cache } from "../../../operator/controller/resilient-informer.ts";
 import { createApplier } from "../../../operator/reconcile/apply.ts";
+import { agesAt } from "./summarize-at.ts";
 import type {
   JobObject,
   OwnedKind,
@@ -172,6 +173,8 @@ function contextOver(store: Store, calls: Call[], hooks: Hooks, now: () => Date)
     deployments: cacheOf<V1Deployment>(store.seen, "Deployment"),
     pods: cacheOf<V1Pod>(store.seen, "Pod"),
     leases: cacheOf<V1Lease>(store.seen, "Lease"),
+    // The processors write renewTime when they renew: seen changed then.
+    leaseAges: { unchangedForMs: (lease) => agesAt(now()).unchangedForMs(lease) },
     owned,
     applier: createApplier(objectApi),
     readSecret(_namespace, secret) {

@@ -6,10 +6,8 @@ import { jobSpecSchema } from "../../../operator/api/job-schema.ts";
 import { jobStatusSchema } from "../../../operator/api/status-schema.ts";
 import { jobStatus, type Observed } from "../../../operator/reconcile/job-status.ts";
 import type { Job } from "../../../operator/reconcile/job.ts";
-import {
-  summarizeShards,
-  type ShardProgressSummary,
-} from "../../../operator/reconcile/shard-progress.ts";
+import type { ShardProgressSummary } from "../../../operator/reconcile/shard-progress.ts";
+import { summarizeAt } from "./summarize-at.ts";
 import {
   changedLease,
   newShardLease,
@@ -268,7 +266,7 @@ describe("figures", () => {
       assert.ok(fresh !== undefined);
       return changedLease(fresh, { holder, progress }, 40, new Date(now.getTime() - millisAgo));
     };
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         lease(0, "orders-processor-b", 1_000, figures("orders-processor-b")),
         lease(

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { V1Lease } from "@kubernetes/client-node";
-import { summarizeShards } from "../../../operator/reconcile/shard-progress.ts";
+import { summarizeAt } from "./summarize-at.ts";
 import { SHARD_END } from "../../../processor/checkpoint/store.ts";
 import {
   heartbeatAnnotations,
@@ -80,7 +80,7 @@ const takenBy = (pod: string): LeaseChange => ({ holder: pod, holderHeartbeat: t
 
 describe("ownership from heartbeats", () => {
   test("a shard is owned while its holder's heartbeat is renewed within its duration, however old the shard Lease's own write", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         shard(0, takenBy("pod-a")),
         shard(1, takenBy("pod-b")),
@@ -97,19 +97,19 @@ describe("ownership from heartbeats", () => {
   });
 
   test("a holder without a heartbeat Lease owns nothing", () => {
-    const summary = summarizeShards([shard(0, takenBy("pod-a"))], now);
+    const summary = summarizeAt([shard(0, takenBy("pod-a"))], now);
     assert.deepEqual(summary.unowned, [id(0)]);
   });
 
   test("heartbeats are not counted as shards", () => {
-    const summary = summarizeShards([heartbeat("pod-a", 0, figures("pod-a"))], now);
+    const summary = summarizeAt([heartbeat("pod-a", 0, figures("pod-a"))], now);
     assert.equal(summary.shards, 0);
   });
 });
 
 describe("figures from heartbeats", () => {
   test("rates add up over processors, the lag is the largest of the open shards, failures name their shard", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         shard(0, takenBy("pod-a")),
         shard(1, takenBy("pod-a")),
@@ -157,7 +157,7 @@ describe("figures from heartbeats", () => {
     assert.ok(beat.metadata?.annotations !== undefined);
     beat.metadata.annotations[heartbeatAnnotations.progress] =
       '{"worker":"pod-a","inPerSecond":"x"}';
-    const summary = summarizeShards([shard(0, takenBy("pod-a")), beat], now);
+    const summary = summarizeAt([shard(0, takenBy("pod-a")), beat], now);
     assert.equal(summary.owned, 1, "the heartbeat still counts");
     assert.equal(summary.recordsPerSecond, 0);
   });
@@ -184,7 +184,7 @@ describe("figures from heartbeats", () => {
       40,
       ago(1_000),
     );
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [shard(0, takenBy("pod-a")), heartbeat("pod-a", 0, figures("pod-a")), old],
       now,
     );
@@ -199,7 +199,7 @@ describe("figures from heartbeats", () => {
 
 describe("pod figures from heartbeats", () => {
   test("each pod's concurrency limit and rate share count once, not once per shard it holds", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         heartbeat(
           "pod-a",
@@ -228,7 +228,7 @@ describe("pod figures from heartbeats", () => {
   });
 
   test("processors that report no limit (an older version) leave the total undefined", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [heartbeat("pod-a", 1_000, figures("pod-a")), shard(0, takenBy("pod-a"))],
       now,
     );
@@ -237,7 +237,7 @@ describe("pod figures from heartbeats", () => {
   });
 
   test("each live pod's load, for the autoscaler: rates, its shards' largest lag, in-flight calls, latency and the rate its records arrived", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         heartbeat(
           "pod-a",

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { V1MicroTime, type V1Lease } from "@kubernetes/client-node";
-import { summarizeShards } from "../../../operator/reconcile/shard-progress.ts";
+import { summarizeAt } from "./summarize-at.ts";
 import { SHARD_END } from "../../../processor/checkpoint/store.ts";
 import {
   changedLease,
@@ -90,7 +90,7 @@ describe("what counts", () => {
       [{ holder: "pod-a" }, 60_000],
       [{ checkpoint: SHARD_END, progress: figures("pod-a", { outPerSecond: 1_000 }) }, 1_000],
     ]);
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [held(0, "pod-a"), held(1, "pod-b"), finished(2), finishedButHeld],
       now,
     );
@@ -113,13 +113,13 @@ describe("what counts", () => {
         leaseDurationSeconds: 15,
       },
     };
-    const summary = summarizeShards([held(0, "pod-a"), leaderElection], now);
+    const summary = summarizeAt([held(0, "pod-a"), leaderElection], now);
     assert.equal(summary.shards, 1);
     assert.deepEqual(summary.processors, [{ pod: "pod-a", shards: 1 }]);
   });
 
   test("no Leases: nothing to read, nothing reported", () => {
-    assert.deepEqual(summarizeShards([], now), {
+    assert.deepEqual(summarizeAt([], now), {
       shards: 0,
       owned: 0,
       unowned: [],
@@ -140,7 +140,7 @@ describe("what counts", () => {
 
 describe("live and unowned", () => {
   test("a Lease renewed longer ago than its duration is unowned, and its figures are ignored", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         held(0, "pod-a"),
         held(1, "pod-gone", {
@@ -170,7 +170,7 @@ describe("live and unowned", () => {
   });
 
   test("a Lease renewed exactly one duration ago is still live", () => {
-    const summary = summarizeShards([held(0, "pod-a", { millisAgo: 40_000 })], now);
+    const summary = summarizeAt([held(0, "pod-a", { millisAgo: 40_000 })], now);
     assert.equal(summary.owned, 1);
     assert.deepEqual(summary.unowned, []);
   });
@@ -184,7 +184,7 @@ describe("live and unowned", () => {
       [{ holder: "pod-b" }, 60_000],
       [{ progress: figures("pod-b") }, 20_000],
     ]);
-    const summary = summarizeShards([short, long], now);
+    const summary = summarizeAt([short, long], now);
     assert.deepEqual(summary.unowned, [id(0)]);
     assert.deepEqual(summary.processors, [{ pod: "pod-b", shards: 1 }]);
   });
@@ -194,7 +194,7 @@ describe("live and unowned", () => {
       [{ holder: "pod-a" }, 60_000],
       [{ holder: "", checkpoint: "49", progress: figures("pod-a") }, 1_000],
     ]);
-    const summary = summarizeShards([fresh(0), released, held(2, "pod-b")], now);
+    const summary = summarizeAt([fresh(0), released, held(2, "pod-b")], now);
     assert.equal(summary.shards, 3);
     assert.equal(summary.owned, 1);
     assert.deepEqual(summary.unowned, [id(0), id(1)]);
@@ -202,29 +202,29 @@ describe("live and unowned", () => {
   });
 
   test("unowned shards are listed sorted", () => {
-    const summary = summarizeShards([fresh(5), fresh(2), fresh(9), fresh(0)], now);
+    const summary = summarizeAt([fresh(5), fresh(2), fresh(9), fresh(0)], now);
     assert.deepEqual(summary.unowned, [id(0), id(2), id(5), id(9)]);
   });
 
   test("a child whose parent Lease exists and is not finished is not unowned", () => {
     // Parent held: the child waits.
-    const waiting = summarizeShards([held(0, "pod-a"), fresh(1, [0])], now);
+    const waiting = summarizeAt([held(0, "pod-a"), fresh(1, [0])], now);
     assert.equal(waiting.shards, 2);
     assert.deepEqual(waiting.unowned, []);
     // Parent itself unowned: the parent is listed, not the child.
-    const stalled = summarizeShards([fresh(0), fresh(1, [0])], now);
+    const stalled = summarizeAt([fresh(0), fresh(1, [0])], now);
     assert.deepEqual(stalled.unowned, [id(0)]);
     // A merge: one parent finished, the other not: the child still waits.
-    const merging = summarizeShards([finished(0), held(1, "pod-a"), fresh(2, [0, 1])], now);
+    const merging = summarizeAt([finished(0), held(1, "pod-a"), fresh(2, [0, 1])], now);
     assert.deepEqual(merging.unowned, []);
   });
 
   test("a child whose parents finished, or have no Lease, is unowned until someone holds it", () => {
-    const ready = summarizeShards([finished(0), finished(1), fresh(2, [0, 1])], now);
+    const ready = summarizeAt([finished(0), finished(1), fresh(2, [0, 1])], now);
     assert.equal(ready.shards, 1);
     assert.deepEqual(ready.unowned, [id(2)]);
     // A parent without a Lease (never listed by the processors: it expired) blocks nothing.
-    const orphan = summarizeShards([fresh(2, [0])], now);
+    const orphan = summarizeAt([fresh(2, [0])], now);
     assert.deepEqual(orphan.unowned, [id(2)]);
   });
 
@@ -233,17 +233,17 @@ describe("live and unowned", () => {
       [{ holder: "pod-a" }, 3_600_000],
       [{ checkpoint: "49", holder: "" }, 3_500_000],
     ]);
-    const summary = summarizeShards([parentLeftBehind, held(1, "pod-b", { parents: [0] })], now);
+    const summary = summarizeAt([parentLeftBehind, held(1, "pod-b", { parents: [0] })], now);
     assert.deepEqual(summary.unowned, []);
     assert.equal(summary.shards, 1, "the parent is not counted as a shard left to read");
-    const childNeverTaken = summarizeShards([parentLeftBehind, fresh(1, [0])], now);
+    const childNeverTaken = summarizeAt([parentLeftBehind, fresh(1, [0])], now);
     assert.deepEqual(childNeverTaken.unowned, [id(0)], "until a child is taken, the parent is due");
   });
 });
 
 describe("figures", () => {
   test("rates are summed and the lag maxed over live Leases whose figures are the holder's", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         held(0, "pod-a", {
           progress: figures("pod-a", {
@@ -293,7 +293,7 @@ describe("figures", () => {
 
   test("a live holder that has not reported yet adds nothing, and no lag is undefined, not 0", () => {
     const taken = written(fresh(0), [[{ holder: "pod-a" }, 1_000]]);
-    const summary = summarizeShards([taken], now);
+    const summary = summarizeAt([taken], now);
     assert.equal(summary.owned, 1);
     assert.equal(summary.recordsInPerSecond, 0);
     assert.equal(summary.recordsPerSecond, 0);
@@ -301,7 +301,7 @@ describe("figures", () => {
   });
 
   test("a lag of 0 reported is 0, not undefined; a report without a lag is left out", () => {
-    const caughtUp = summarizeShards(
+    const caughtUp = summarizeAt(
       [
         held(0, "pod-a", { progress: figures("pod-a", { millisBehindLatest: 0 }) }),
         held(1, "pod-a", { progress: figures("pod-a", { millisBehindLatest: undefined }) }),
@@ -312,7 +312,7 @@ describe("figures", () => {
   });
 
   test("processors are listed per pod with their live Leases, sorted by pod name", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         held(0, "orders-processor-c"),
         held(1, "orders-processor-a"),
@@ -333,7 +333,7 @@ describe("figures", () => {
   });
 
   test("readError is a lastError a live holder reports, with its shard", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         held(0, "pod-a"),
         held(1, "pod-a", {
@@ -349,7 +349,7 @@ describe("figures", () => {
   });
 
   test("endpointOutage is an outage a live holder reports while its calls are paused, with the pod", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         held(0, "pod-a"),
         held(1, "pod-b", {
@@ -374,11 +374,11 @@ describe("figures", () => {
       millisAgo: 41_000,
       progress: figures("pod-c", { lastError: "AccessDeniedException" }),
     });
-    assert.equal(summarizeShards([previous, expired], now).readError, undefined);
+    assert.equal(summarizeAt([previous, expired], now).readError, undefined);
   });
 
   test("failing records: summed per second, with the reason a live holder reports", () => {
-    const summary = summarizeShards(
+    const summary = summarizeAt(
       [
         held(0, "pod-a", {
           progress: figures("pod-a", { failedPerSecond: 3, lastFailure: undefined }),
