@@ -43,7 +43,7 @@ export function createHeartbeatWriter(options: HeartbeatWriterOptions) {
     return found;
   };
 
-  const write = async (): Promise<V1Lease> => {
+  const send = async (): Promise<V1Lease> => {
     if (current === undefined) {
       try {
         const body = newHeartbeatLease(spec, wallClock());
@@ -71,7 +71,7 @@ export function createHeartbeatWriter(options: HeartbeatWriterOptions) {
      */
     async write(): Promise<void> {
       try {
-        const written = toHeartbeat(await write());
+        const written = toHeartbeat(await send());
         if (written === undefined) throw new Error(`Lease ${name} lost its heartbeat annotation`);
         current = written;
       } catch (error) {
