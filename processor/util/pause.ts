@@ -1,5 +1,7 @@
 // A sleep that ends early, without throwing, when the signal aborts: loops check the signal after.
-import { setTimeout as sleep } from "node:timers/promises";
+// The timers are looked up at each call, not imported by name, so simulated timers (node:test
+// mock.timers) reach them too.
+import timers from "node:timers/promises";
 
 /**
  * Whether the signal has aborted. A call, not a property read, because TypeScript narrows
@@ -12,7 +14,7 @@ export function aborted(signal: AbortSignal): boolean {
 export async function pause(ms: number, signal: AbortSignal): Promise<void> {
   if (ms <= 0 || signal.aborted) return;
   try {
-    await sleep(ms, undefined, { signal });
+    await timers.setTimeout(ms, undefined, { signal });
   } catch {
     // Aborted: the caller sees signal.aborted and stops.
   }
