@@ -3,7 +3,8 @@
 // read its shards. It composes three parts: the Lease's writes (heartbeat-writer.ts), the window
 // in which shards may be read (heartbeat-validity.ts, with why it closes at the last acknowledged
 // renewal's send time plus the duration, less a margin) and the schedule
-// (heartbeat-schedule.ts). Only this processor writes its heartbeat, so a conflict or a deletion
+// (heartbeat-schedule.ts). Only this processor writes its heartbeat, so a conflict (other than
+// with one of its own renewals that landed late, which the writer renews over) or a deletion
 // means something is wrong and counts as a lapse too.
 import type { CoordinationV1Api } from "@kubernetes/client-node";
 import type { Logger } from "pino";

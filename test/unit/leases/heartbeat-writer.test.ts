@@ -30,13 +30,14 @@ const figures: ProcessorProgress = {
   at: "2026-11-30T04:00:00.000Z",
 };
 
-function setup() {
+function setup(deadlineMs = 2_000) {
   const store = createInMemoryLeaseStore();
+  const connection = store.connect();
   let wall = new Date("2026-11-30T04:00:00Z");
   const writer = createHeartbeatWriter({
-    api: store.connect().api,
+    api: connection.api,
     lease: spec,
-    deadlineMs: 2_000,
+    deadlineMs,
     progress: () => figures,
     wallClock: () => wall,
   });
@@ -45,7 +46,7 @@ function setup() {
   const later = (seconds: number): void => {
     wall = new Date(wall.getTime() + seconds * 1000);
   };
-  return { store, writer, stored, version, later };
+  return { store, connection, writer, stored, version, later };
 }
 
 const codeOf = (error: unknown): number | undefined => (error as { code?: number }).code;
@@ -94,6 +95,32 @@ describe("the heartbeat writer", () => {
     assert.equal(version(), "2", "the other client's write stands");
     await writer.write();
     assert.equal(version(), "3");
+  });
+
+  test("its own renewal applied after its deadline: the next one's 409 is its own, so it renews from what is stored without rejecting", async () => {
+    const { store, connection, writer, stored, version, later } = setup(20);
+    await writer.write();
+    later(1);
+    // A slow API server: the renewal gets no answer in time, and is applied later.
+    connection.fault = "freeze";
+    await assert.rejects(writer.write(), /got no answer within 20 ms/);
+    connection.thaw();
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.equal(version(), "2", "applied after all");
+    later(1);
+    await writer.write();
+    assert.equal(version(), "3", "renewed over its own late write");
+    assert.equal(toHeartbeat(stored() ?? {})?.renewTime?.toISOString(), "2026-11-30T04:00:02.000Z");
+
+    // A renewal with no answer that never lands, then another client's write: still a conflict.
+    later(1);
+    connection.fault = "hang";
+    await assert.rejects(writer.write(), /got no answer/);
+    connection.fault = "none";
+    const foreign = structuredClone(stored() ?? {});
+    foreign.spec = { ...foreign.spec, renewTime: new Date("2026-11-30T05:00:00Z") };
+    store.put(foreign);
+    await assert.rejects(writer.write(), (error) => codeOf(error) === 409);
   });
 
   test("deleted: rejects once with the 404, then creates it again", async () => {
