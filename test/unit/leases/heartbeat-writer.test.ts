@@ -118,7 +118,8 @@ describe("the heartbeat writer", () => {
     await assert.rejects(writer.write(), /got no answer/);
     connection.fault = "none";
     const foreign = structuredClone(stored() ?? {});
-    foreign.spec = { ...foreign.spec, renewTime: new Date("2026-11-30T05:00:00Z") };
+    foreign.spec ??= {};
+    foreign.spec.renewTime = new Date("2026-11-30T05:00:00Z");
     store.put(foreign);
     await assert.rejects(writer.write(), (error) => codeOf(error) === 409);
   });
