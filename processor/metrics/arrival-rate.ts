@@ -4,6 +4,14 @@
 // read: a backlog read in a burst after a hand-over, or a reader that waits for the engine, does
 // not disturb it. The operator's autoscaler sums it over the pods for the job's incoming rate.
 
+/**
+ * The least span of arrival times a rate is measured over. A producer that falls behind catches up
+ * in bursts (a client retrying, a batch held while a call was slow), so over a heartbeat's 2 s the
+ * arrivals can run a third above their rate; over 10 s, a tenth at most. Flink's autoscaler
+ * averages over a metrics window for the same reason.
+ */
+export const minimumSpanMs = 10_000;
+
 /** A shard's records handed on so far, in one reading of it. */
 export interface Taken {
   records: number;
@@ -21,9 +29,10 @@ export interface ArrivalSample {
 }
 
 /**
- * The next sample of a shard's arrivals. With records handed on over a span of arrival times, the
- * rate is their count over the span. Records that share an arrival time (a batch, a KPL aggregate)
- * span nothing: the baseline stays, and the next sample counts them. With nothing handed on, the
+ * The next sample of a shard's arrivals. With records handed on over a span of arrival times of
+ * at least minimumSpanMs, the rate is their count over the span; over a shorter span (records
+ * that share an arrival time, a batch or a KPL aggregate, span nothing) the baseline and the last
+ * rate stay, and a later sample counts them. With nothing handed on, the
  * rate is 0 while `idleAtTip` (the reader is at the tip and has handed on all it read: nothing
  * arrived), else the last rate stands (the reader waits, for the engine or for a call). A new
  * reading has no rate yet, unless it is idle at the tip having handed on nothing at all; one
@@ -42,9 +51,9 @@ export function nextArrival(
   // A reading sampled before it handed anything on has no arrival time to count from: its first
   // records set one (kept, it would never open a span).
   if (base.lastArrivedAt === undefined) return { base: taken, rate: previous.rate };
-  const seconds =
-    taken.lastArrivedAt === undefined ? 0 : (taken.lastArrivedAt - base.lastArrivedAt) / 1000;
-  if (records > 0 && seconds > 0) return { base: taken, rate: records / seconds };
+  const spanMs = taken.lastArrivedAt === undefined ? 0 : taken.lastArrivedAt - base.lastArrivedAt;
+  if (records > 0 && spanMs >= minimumSpanMs)
+    return { base: taken, rate: (records * 1000) / spanMs };
   return previous;
 }
 

@@ -76,9 +76,9 @@ test("the pod's arrivals are the sum of its shards', known only when every shard
   });
   assert.equal(progress().arrivedPerSecond, undefined, "one sample spans nothing");
 
-  // a: a backlog read fast, 200 records that arrived over 20 s; b: 30 records over 3 s.
+  // a: a backlog read fast, 200 records that arrived over 20 s; b: 120 records over 12 s.
   figures.set("a", taken(300, 20));
-  figures.set("b", taken(40, 3));
+  figures.set("b", taken(130, 12));
   assert.equal(progress().arrivedPerSecond, 10 + 10);
 
   held = ["a", "b", "c"];
