@@ -24,6 +24,8 @@ export interface PodLoad {
   endpointLatencyMillis?: number | undefined;
   /** Records that arrived per second in its shards, counted by their arrival times. */
   arrivedPerSecond?: number | undefined;
+  /** Shards whose arrivals it has not measured yet (just taken). */
+  arrivalsPending?: number | undefined;
 }
 
 export interface AutoscaleInput {

@@ -37,13 +37,15 @@ function balanced(current: number, shards: ShardProgressSummary): boolean {
 }
 
 /**
- * Every pod counts its records' arrivals, or none does (processors of a version before the count).
- * A pod that has just taken a shard knows its arrivals from its second heartbeat on; deciding
- * before that would take the incoming rate from the lag's slope, which a hand-over distorts.
+ * Every pod has measured its shards' arrivals, or none counts them (processors of a version before
+ * the count). A pod that has just taken a shard measures its arrivals once it has handed on 5 s of
+ * them; deciding before that would take the incoming rate from the lag's slope, which a hand-over
+ * distorts.
  */
 const arrivalsKnown = (shards: ShardProgressSummary): boolean =>
-  shards.loads.every((load) => load.arrivedPerSecond !== undefined) ||
-  shards.loads.every((load) => load.arrivedPerSecond === undefined);
+  shards.loads.every((load) => (load.arrivalsPending ?? 0) === 0) &&
+  (shards.loads.every((load) => load.arrivedPerSecond !== undefined) ||
+    shards.loads.every((load) => load.arrivedPerSecond === undefined));
 
 /**
  * Every pod of the current size runs the current spec, is ready, reports on its heartbeat, holds

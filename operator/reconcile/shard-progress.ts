@@ -65,6 +65,7 @@ interface Report {
   inFlight?: number | undefined;
   endpointLatencyMillis?: number | undefined;
   arrivedPerSecond?: number | undefined;
+  arrivalsPending?: number | undefined;
 }
 
 function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Report | undefined {
@@ -85,6 +86,7 @@ function heartbeatReport(heartbeat: Heartbeat, open: ReadonlySet<string>): Repor
     inFlight: progress.inFlight,
     endpointLatencyMillis: progress.endpointLatencyMillis,
     arrivedPerSecond: progress.arrivedPerSecond,
+    arrivalsPending: progress.arrivalsPending,
     rateLimitShare:
       progress.rateLimitShare === undefined
         ? undefined
@@ -121,6 +123,7 @@ const podLoad = (report: Report): PodLoad => ({
   inFlight: report.inFlight,
   endpointLatencyMillis: report.endpointLatencyMillis,
   arrivedPerSecond: report.arrivedPerSecond,
+  arrivalsPending: report.arrivalsPending,
 });
 
 export function summarizeShards(leases: readonly V1Lease[], ages: LeaseAges): ShardProgressSummary {

@@ -40,6 +40,12 @@ export const processorProgressSchema = z.object({
    */
   arrivedPerSecond: z.number().optional(),
   /**
+   * Shards it holds whose arrivals are not measured yet (just taken): the autoscaler waits for
+   * them rather than estimate the incoming rate another way. Absent from processors that do not
+   * count arrivals at all.
+   */
+  arrivalsPending: z.number().optional(),
+  /**
    * Each shard's lag: millisBehindLatest, or the age of the record handed on last while records
    * wait in the pod (processing-lag.ts).
    */

@@ -95,6 +95,8 @@ export function createHeartbeatProgress(
     }
     const arrivedPerSecond = podArrivalRate(arrivals);
     if (arrivedPerSecond !== undefined) figures.arrivedPerSecond = arrivedPerSecond;
+    const pending = arrivals.filter((rate) => rate === undefined).length;
+    if (pending > 0) figures.arrivalsPending = pending;
     if (load !== undefined) {
       Object.assign(figures, loadFigures(previousLoad, load));
       previousLoad = load;

@@ -82,7 +82,9 @@ test("the pod's arrivals are the sum of its shards', known only when every shard
   assert.equal(progress().arrivedPerSecond, 10 + 10);
 
   held = ["a", "b", "c"];
-  assert.equal(progress().arrivedPerSecond, undefined, "c held but not read yet");
+  const withC = progress();
+  assert.equal(withC.arrivedPerSecond, undefined, "c held but not read yet");
+  assert.equal(withC.arrivalsPending, 1, "and said so");
   held = [];
   assert.equal(progress().arrivedPerSecond, 0, "no shard: nothing arrives here");
 });

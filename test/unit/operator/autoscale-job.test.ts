@@ -133,6 +133,11 @@ test("figures taken while the workload rolls, before every pod reports, while sh
       index === 0 ? { ...load, arrivedPerSecond: 100 } : load,
     ),
   };
+  // Both pods have just taken shards: neither knows its arrivals yet, and both say so.
+  const arrivalsPending: ShardProgressSummary = {
+    ...moving,
+    loads: moving.loads.map((load) => ({ ...load, arrivalsPending: 2 })),
+  };
   for (const [deployment, summary] of [
     [running(1), shards(2, 200, 60_000)],
     [running(2), shards(1, 200, 60_000)],
@@ -140,6 +145,7 @@ test("figures taken while the workload rolls, before every pod reports, while sh
     [running(2), oneHolder],
     [running(2), unowned],
     [running(2), arrivalsUnknown],
+    [running(2), arrivalsPending],
   ] as const) {
     const decided = autoscaleJob(job, previous, deployment, summary, now);
     assert.equal(decided?.parallelism, 2);

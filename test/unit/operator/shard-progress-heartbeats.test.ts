@@ -251,10 +251,12 @@ describe("pod figures from heartbeats", () => {
           }),
         ),
         heartbeat("pod-old", 1_000, figures("pod-old")),
+        heartbeat("pod-new", 1_000, figures("pod-new", { arrivalsPending: 1 })),
         heartbeat("pod-gone", 60_000, figures("pod-gone", { inFlight: 3 })),
         shard(0, takenBy("pod-a")),
         shard(1, takenBy("pod-a")),
         shard(2, takenBy("pod-old")),
+        shard(3, takenBy("pod-new")),
       ],
       now,
     );
@@ -267,6 +269,7 @@ describe("pod figures from heartbeats", () => {
         inFlight: 9.5,
         endpointLatencyMillis: 51.5,
         arrivedPerSecond: 12.5,
+        arrivalsPending: undefined,
       },
       {
         inPerSecond: 10,
@@ -276,8 +279,19 @@ describe("pod figures from heartbeats", () => {
         inFlight: undefined,
         endpointLatencyMillis: undefined,
         arrivedPerSecond: undefined,
+        arrivalsPending: undefined,
+      },
+      {
+        inPerSecond: 10,
+        outPerSecond: 9,
+        maxLagMillis: undefined,
+        concurrencyLimit: undefined,
+        inFlight: undefined,
+        endpointLatencyMillis: undefined,
+        arrivedPerSecond: undefined,
+        arrivalsPending: 1,
       },
     ]);
-    assert.equal(summary.readable, 3);
+    assert.equal(summary.readable, 4);
   });
 });
