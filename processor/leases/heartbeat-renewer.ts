@@ -84,7 +84,7 @@ export function createHeartbeatRenewer(options: HeartbeatRenewerOptions): Heartb
             : "the heartbeat Lease was deleted",
         );
       } else {
-        logger.warn({ heartbeat: name, err: String(error) }, "renewing the heartbeat failed");
+        logger.warn({ heartbeat: name, err: error }, "renewing the heartbeat failed");
       }
     }
     validity.check();
@@ -109,7 +109,7 @@ export function createHeartbeatRenewer(options: HeartbeatRenewerOptions): Heartb
       try {
         await writer.remove();
       } catch (error) {
-        logger.warn({ heartbeat: name, err: String(error) }, "deleting the heartbeat failed");
+        logger.warn({ heartbeat: name, err: error }, "deleting the heartbeat failed");
       }
     },
   };

@@ -217,7 +217,7 @@ async function release({ held, observer, logger, renewer }: Parts): Promise<void
   await Promise.all(
     shards.map((shardId) =>
       held.write(shardId, { holder: "" }).catch((error: unknown) => {
-        logger.warn({ shardId, err: String(error) }, "releasing the shard lease failed");
+        logger.warn({ shardId, err: error }, "releasing the shard lease failed");
       }),
     ),
   );
