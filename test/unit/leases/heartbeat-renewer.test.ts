@@ -10,27 +10,10 @@ import {
   newHeartbeatLease,
   renewedHeartbeat,
   toHeartbeat,
-  type ProcessorProgress,
 } from "../../../processor/leases/heartbeat-lease.ts";
 import { createHeartbeatRenewer } from "../../../processor/leases/heartbeat-renewer.ts";
 import { createInMemoryLeaseStore } from "../../support/in-memory-lease-store.ts";
-
-const spec = {
-  namespace: "shop",
-  prefix: "orders",
-  processor: "orders-processor-7d9c6b5f4-2kq8w",
-  labels: { "asyncenrichment.dev/job": "orders" },
-  owner: undefined,
-  leaseDurationSeconds: 5,
-};
-const figures: ProcessorProgress = {
-  worker: spec.processor,
-  inPerSecond: 10,
-  outPerSecond: 9,
-  failedPerSecond: 0,
-  lagMillis: { "shardId-000000000000": 250 },
-  at: "2026-11-30T04:00:00.000Z",
-};
+import { figures, spec } from "./heartbeat-fixture.ts";
 
 describe("the heartbeat Lease", () => {
   test("round trip: name from the pod, holder, duration, figures", () => {

@@ -1,6 +1,7 @@
 // The heartbeat's writes against an in-memory Lease API: created once, then renewed by updates
 // fenced by the version written last; adopted after a container restart; written or deleted by
-// someone else, it answers that once and starts again from what is stored.
+// someone else, it answers that once and starts again from what is stored; its own renewal
+// applied after its deadline is no one else's write.
 import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import type { V1Lease } from "@kubernetes/client-node";
@@ -8,27 +9,10 @@ import {
   heartbeatAnnotations,
   newHeartbeatLease,
   toHeartbeat,
-  type ProcessorProgress,
 } from "../../../processor/leases/heartbeat-lease.ts";
 import { createHeartbeatWriter } from "../../../processor/leases/heartbeat-writer.ts";
 import { createInMemoryLeaseStore } from "../../support/in-memory-lease-store.ts";
-
-const spec = {
-  namespace: "shop",
-  prefix: "orders",
-  processor: "orders-processor-7d9c6b5f4-2kq8w",
-  labels: { "asyncenrichment.dev/job": "orders" },
-  owner: undefined,
-  leaseDurationSeconds: 5,
-};
-const figures: ProcessorProgress = {
-  worker: spec.processor,
-  inPerSecond: 10,
-  outPerSecond: 9,
-  failedPerSecond: 0,
-  lagMillis: {},
-  at: "2026-11-30T04:00:00.000Z",
-};
+import { figures, spec } from "./heartbeat-fixture.ts";
 
 function setup(deadlineMs = 2_000) {
   const store = createInMemoryLeaseStore();
